@@ -1,0 +1,95 @@
+/* config/config.h : the data-plane configuration snapshot.
+ *
+ * A snapshot is built and validated whole on the control thread, then only
+ * read: workers never modify it. It is documented for users in
+ * docs/config.md (format version 1), which is the contract; this header is
+ * its in-memory form. All strings and arrays are owned by the snapshot and
+ * freed with it; pointers between its parts (rule -> backend) are borrowed
+ * within the same snapshot.
+ */
+#ifndef ALB_CONFIG_CONFIG_H
+#define ALB_CONFIG_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ALB_CONFIG_VERSION 1
+
+/* Defaults, in the units of their names. Listener ones follow ALB listeners
+ * (15 s idle keep-alive); backend ones follow ALB's requestTimeout (60 s). */
+#define ALB_DEFAULT_CLIENT_HEADER_TIMEOUT_MS 10000u
+#define ALB_DEFAULT_IDLE_TIMEOUT_MS 15000u
+#define ALB_DEFAULT_TUNNEL_IDLE_TIMEOUT_MS 3600000u
+#define ALB_DEFAULT_CONNECT_TIMEOUT_MS 5000u
+#define ALB_DEFAULT_RESPONSE_TIMEOUT_MS 60000u
+#define ALB_DEFAULT_MAX_CONNECTIONS 100000u
+#define ALB_MAX_WEIGHT 100u
+
+enum alb_path_match { ALB_PATH_PREFIX, ALB_PATH_EXACT };
+
+struct alb_endpoint {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char text[64];   /* "ip:port" or "[ip6]:port", for logs and pool keys */
+    uint32_t weight; /* 0..ALB_MAX_WEIGHT; 0 takes no new requests */
+};
+
+struct alb_backend {
+    char *name;                  /* owned */
+    struct alb_endpoint *eps;    /* owned array */
+    size_t ep_cnt;
+    uint32_t connect_timeout_ms;
+    uint32_t response_timeout_ms; /* from request sent to response head, and between reads */
+    size_t index;                /* position in alb_config.backends */
+};
+
+struct alb_rule {
+    char **hosts;    /* owned; lower-case, no port; empty: any host */
+    size_t host_cnt;
+    enum alb_path_match path_match;
+    char *path;      /* owned; starts with '/' */
+    size_t path_len;
+    struct alb_backend *backend; /* borrowed from the same snapshot */
+};
+
+struct alb_listener_cfg {
+    char *name;                  /* owned */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    uint16_t port;
+    uint32_t client_header_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t tunnel_idle_timeout_ms;
+    uint64_t max_body_bytes;     /* 0: no limit */
+    uint32_t max_connections;    /* across all workers */
+    struct alb_rule *rules;      /* owned array */
+    size_t rule_cnt;
+};
+
+struct alb_config {
+    struct alb_listener_cfg *listeners; /* owned array */
+    size_t listener_cnt;
+    struct alb_backend *backends;       /* owned array */
+    size_t backend_cnt;
+};
+
+/* alb_config_parse() : builds a snapshot from JSON text. <default_address>
+ * is used for listeners without "address" (NULL: 0.0.0.0). Strict: unknown
+ * fields, wrong types, out-of-range values, unknown backend names and two
+ * listeners on one address and port are errors.
+ * Returns the snapshot, or NULL with err[0..err_len) naming the JSON path,
+ * e.g. "listeners[0].port: expected an integer from 1 to 65535". */
+struct alb_config *alb_config_parse(const char *text, size_t len, const char *default_address, char *err,
+                                    size_t err_len);
+
+/* alb_config_load_file() : reads <path> and parses it; on error the message
+ * starts with the file name. */
+struct alb_config *alb_config_load_file(const char *path, const char *default_address, char *err,
+                                        size_t err_len);
+
+void alb_config_free(struct alb_config *c);
+
+#endif

@@ -1,0 +1,22 @@
+/* core/clock.h : monotonic milliseconds for timeouts and the cached HTTP
+ * Date header value (RFC 9110 §5.6.7 IMF-fixdate), refreshed at most once per
+ * second per worker. */
+#ifndef ALB_CORE_CLOCK_H
+#define ALB_CORE_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+uint64_t alb_clock_now_ms(void);
+
+#define ALB_HTTP_DATE_LEN 29 /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+struct alb_http_date {
+    time_t sec;                       /* second the text was made for */
+    char text[ALB_HTTP_DATE_LEN + 8]; /* NUL-terminated; slack for the compiler's bound */
+};
+
+/* alb_http_date_refresh() : updates <d> if the wall-clock second changed. */
+void alb_http_date_refresh(struct alb_http_date *d);
+
+#endif

@@ -1,0 +1,24 @@
+/* core/str.h : (ptr, len) slices into buffers owned by someone else. */
+#ifndef ALB_CORE_STR_H
+#define ALB_CORE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+struct alb_str {
+    const char *p; /* borrowed */
+    size_t len;
+};
+
+#define ALB_STR_LIT(s) ((struct alb_str){(s), sizeof(s) - 1})
+
+static inline bool alb_str_eq_ci(struct alb_str a, const char *lit, size_t lit_len)
+{
+    return a.len == lit_len && strncasecmp(a.p, lit, lit_len) == 0;
+}
+
+#define alb_str_is_ci(s, lit) alb_str_eq_ci((s), (lit), sizeof(lit) - 1)
+
+#endif

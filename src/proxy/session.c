@@ -1,0 +1,1158 @@
+/* proxy/session.c : the HTTP/1.1 proxy session of one client connection.
+ *
+ * States (c->state, changed only by set_state()):
+ *   IDLE    waiting for a request head; holds no buffer when nothing is
+ *           buffered (the 100k idle connections target depends on it).
+ *   ACTIVE  one request in flight: its head went (or goes) to an upstream
+ *           and its response streams back; or ALB answers it itself (LOCAL).
+ *   TUNNEL  after a 101 to an Upgrade request: bytes flow both ways as is.
+ *   LINGER  the last response is sent and our side is shut: input is read
+ *           and dropped until EOF or a short timeout, so the kernel does
+ *           not answer unread input with a RST that destroys the response.
+ *
+ * Bodies are never buffered whole: a body is classified in place in the
+ * buffer it arrived in (struct body: how many bytes at the front of the
+ * buffer belong to the message) and written out from there with writev,
+ * together with the rewritten head, so a proxied request usually costs one
+ * read and one write on each socket. When the destination cannot take more,
+ * reading from the source stops once its buffer is full (backpressure).
+ *
+ * Pipelined requests are answered in order: the next head is parsed only
+ * after the current response has been fully sent.
+ *
+ * Every step is driven by run(), which repeats the state's step function
+ * until it makes no more progress; epoll is edge-triggered, so a step must
+ * never stop while progress is possible.
+ */
+#include "proxy/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/h1.h"
+#include "http/path.h"
+#include "net/sock.h"
+#include "proxy/side.h"
+#include "proxy/upstream.h"
+#include "proxy/worker.h"
+#include "route/route.h"
+
+#define LINGER_TIMEOUT_MS 2000u
+
+enum sess_state { S_IDLE, S_ACTIVE, S_TUNNEL, S_LINGER, S_CLOSED };
+
+/* how a message body ends (RFC 9112 §6.3) */
+enum body_kind {
+    B_NONE,    /* no body */
+    B_LENGTH,  /* Content-Length bytes */
+    B_CHUNKED, /* chunked framing, validated as it passes */
+    B_EOF,     /* until the sender closes (responses, tunnels) */
+};
+
+/* where the response to the current request stands */
+enum resp_phase {
+    R_NONE,  /* no request in flight */
+    R_HEAD,  /* waiting for the upstream's response head */
+    R_BODY,  /* streaming the response body */
+    R_LOCAL, /* ALB's own response is in c->out */
+};
+
+struct body {
+    uint8_t kind;       /* enum body_kind */
+    bool dechunk;       /* forward chunk data only (HTTP/1.0 client) */
+    bool done;          /* every byte of the message has been classified */
+    uint32_t ready;     /* bytes at the front of the source buffer cleared to go */
+    uint64_t remaining; /* B_LENGTH: bytes not yet classified */
+    uint64_t total;     /* data bytes classified so far */
+    struct alb_h1_chunked ch;
+};
+
+/* client flags, one bit each */
+#define C_CLOSE_AFTER (1u << 0)    /* close once the current response is sent */
+#define C_KEEPALIVE_10 (1u << 1)   /* HTTP/1.0 client asked for keep-alive */
+#define C_UPGRADE_REQ (1u << 2)    /* request asked for a protocol upgrade */
+#define C_HEAD_TIMING (1u << 3)    /* header timeout armed for a partial head */
+#define C_BODY_SENT (1u << 4)      /* request body bytes went upstream: no retry */
+#define C_RESP_STARTED (1u << 5)   /* a response head arrived: no retry */
+#define C_RETRIED (1u << 6)        /* already retried once on a fresh connection */
+#define C_REQ_WRITE_FAILED (1u << 7) /* upstream refused more request bytes */
+
+struct alb_client {
+    struct alb_side side; /* first: the epoll pointer is the client */
+    struct alb_worker *w;
+    struct alb_wlistener *lst;
+    struct alb_client *prev, *next; /* worker's list of clients */
+    struct alb_timer timer;
+    struct alb_deferred defer;
+    struct alb_buf *out;    /* owned: response head or ALB's own response */
+    struct alb_buf *uphead; /* owned: rewritten request head, kept for one retry */
+    uint32_t uphead_len;
+    struct alb_upstream *up; /* owned while attached */
+    const struct alb_backend *backend;   /* borrowed from the config */
+    const struct alb_endpoint *endpoint; /* borrowed from the config */
+    uint64_t id;
+    uint32_t flags;
+    uint8_t state;      /* enum sess_state */
+    uint8_t resp_phase; /* enum resp_phase */
+    uint8_t method_id;  /* enum alb_h1_method of the current request */
+    uint8_t minor;      /* HTTP/1.<minor> of the current request */
+    size_t scanned;     /* request head scan position */
+    struct body req, resp;
+    char ip[INET6_ADDRSTRLEN];
+};
+
+static const char *action_name(const struct alb_client *c)
+{
+    switch (c->state) {
+    case S_IDLE: return "reading request head";
+    case S_ACTIVE:
+        return c->resp_phase == R_HEAD ? "waiting for upstream response"
+               : c->resp_phase == R_LOCAL ? "sending local response" : "proxying response";
+    case S_TUNNEL: return "tunnelling";
+    case S_LINGER: return "closing";
+    default: return "closed";
+    }
+}
+
+static void run(struct alb_client *c);
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void free_client(struct alb_deferred *d)
+{
+    struct alb_client *c = (struct alb_client *)((char *)d - offsetof(struct alb_client, defer));
+    free(c);
+}
+
+static void close_client(struct alb_client *c)
+{
+    if (c->state == S_CLOSED)
+        return;
+    struct alb_worker *w = c->w;
+    c->state = S_CLOSED;
+    if (c->up) {
+        alb_upstream_close(c->up);
+        c->up = NULL;
+    }
+    alb_loop_disarm(&w->loop, &c->timer);
+    close(c->side.io.fd);
+    alb_bufpool_put(&w->bufs, c->side.in);
+    alb_bufpool_put(&w->bufs, c->out);
+    alb_bufpool_put(&w->bufs, c->uphead);
+    c->side.in = c->out = c->uphead = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->client_cnt--;
+    c->lst->conn_cnt--;
+    alb_loop_defer(&w->loop, &c->defer, free_client);
+}
+
+static void set_timer(struct alb_client *c, uint32_t ms)
+{
+    if (alb_loop_arm(&c->w->loop, &c->timer, ms) < 0)
+        close_client(c); /* no memory to watch it: do not keep it unwatched */
+}
+
+/* ---- writing heads ------------------------------------------------------- */
+
+/* Appends to a buffer, remembering if anything did not fit. */
+struct out {
+    struct alb_buf *b;
+    bool overflow;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->overflow || alb_buf_room(o->b) < n) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(alb_buf_tail(o->b), s, n);
+    o->b->end += (uint32_t)n;
+}
+
+static void put_str(struct out *o, struct alb_str s) { put(o, s.p, s.len); }
+#define put_lit(o, lit) put((o), (lit), sizeof(lit) - 1)
+static void put_cstr(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_header(struct out *o, struct alb_str name, struct alb_str value)
+{
+    put_str(o, name);
+    put_lit(o, ": ");
+    put_str(o, value);
+    put_lit(o, "\r\n");
+}
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+/* ensure_out() : c->out, taken from the pool if needed; NULL when memory is
+ * exhausted. */
+static struct alb_buf *ensure_out(struct alb_client *c)
+{
+    if (!c->out)
+        c->out = alb_bufpool_try_get(&c->w->bufs);
+    return c->out;
+}
+
+static void release_uphead(struct alb_client *c)
+{
+    alb_bufpool_put(&c->w->bufs, c->uphead);
+    c->uphead = NULL;
+    c->uphead_len = 0;
+}
+
+/* local_reply() : ALB answers the current request itself with <status>.
+ * The upstream, if any, is dropped. The connection closes afterwards when
+ * <close> is set or the request body was not read. */
+static void local_reply(struct alb_client *c, int status, bool close)
+{
+    struct alb_worker *w = c->w;
+    if (c->up) {
+        alb_upstream_release(c->up, false);
+        c->up = NULL;
+    }
+    release_uphead(c);
+    if (!c->req.done)
+        close = true; /* the unread body would be taken for the next request */
+    if (close)
+        c->flags |= C_CLOSE_AFTER;
+    c->state = S_ACTIVE;
+    c->resp_phase = R_LOCAL;
+    if (!ensure_out(c)) {
+        close_client(c);
+        return;
+    }
+    alb_buf_compact(c->out);
+    char body[96];
+    int body_len = snprintf(body, sizeof(body), "%d %s\n", status, reason_of(status));
+    char head[320];
+    alb_http_date_refresh(&w->date);
+    int head_len = snprintf(head, sizeof(head),
+                            "HTTP/1.1 %d %s\r\nServer: alb\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Length: %d\r\n%s\r\n",
+                            status, reason_of(status), w->date.text, body_len,
+                            (c->flags & C_CLOSE_AFTER) ? "Connection: close\r\n" : "");
+    struct out o = {c->out, false};
+    put(&o, head, (size_t)head_len);
+    if (c->method_id != ALB_H1_M_HEAD)
+        put(&o, body, (size_t)body_len);
+    if (o.overflow)
+        close_client(c);
+}
+
+/* Lower-cases the host part of an authority (port and one trailing dot
+ * dropped) into out[0..cap). Returns its length. */
+static size_t route_host(struct alb_str auth, char *out, size_t cap)
+{
+    size_t n = auth.len;
+    if (n && auth.p[0] == '[') {
+        const char *rb = memchr(auth.p, ']', n);
+        n = rb ? (size_t)(rb - auth.p) + 1 : n;
+    } else {
+        const char *colon = memchr(auth.p, ':', n);
+        if (colon)
+            n = (size_t)(colon - auth.p);
+    }
+    if (n && auth.p[n - 1] == '.')
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = auth.p[i];
+        out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    return n;
+}
+
+static const struct alb_endpoint *pick_endpoint(struct alb_worker *w, const struct alb_backend *b)
+{
+    for (size_t i = 0; i < b->ep_cnt; i++) {
+        size_t idx = w->rr_next[b->index]++ % b->ep_cnt;
+        if (b->eps[idx].weight > 0)
+            return &b->eps[idx];
+    }
+    return NULL;
+}
+
+static bool is_forwarding_header(struct alb_str name)
+{
+    return alb_str_is_ci(name, "x-forwarded-for") || alb_str_is_ci(name, "x-forwarded-proto") ||
+           alb_str_is_ci(name, "x-forwarded-host") || alb_str_is_ci(name, "x-forwarded-port") ||
+           alb_str_is_ci(name, "x-real-ip");
+}
+
+/* build_request_head() : the head sent upstream: the request line and
+ * fields as the client sent them, less hop-by-hop fields (RFC 9110 §7.6.1),
+ * plus the forwarding headers of DESIGN.md section 2. */
+static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m, struct alb_buf *b)
+{
+    struct out o = {b, false};
+    bool upgrade = c->flags & C_UPGRADE_REQ;
+    bool absolute = m->flags & ALB_H1_F_ABSOLUTE_FORM;
+    put_str(&o, m->method);
+    put_lit(&o, " ");
+    put_str(&o, absolute ? m->path : m->target);
+    put_lit(&o, " HTTP/1.1\r\n");
+    bool has_request_id = false;
+    size_t xff_cnt = 0;
+    for (size_t i = 0; i < m->hdr_cnt; i++) {
+        struct alb_str n = m->hdrs[i].name;
+        if (alb_h1_header_is_hop_by_hop(m, n) || (alb_str_is_ci(n, "upgrade") && !upgrade))
+            continue;
+        if (is_forwarding_header(n)) {
+            xff_cnt += alb_str_is_ci(n, "x-forwarded-for");
+            continue;
+        }
+        if (absolute && alb_str_is_ci(n, "host"))
+            continue;
+        if (alb_str_is_ci(n, "x-request-id"))
+            has_request_id = true;
+        put_header(&o, n, m->hdrs[i].value);
+    }
+    if (absolute || !(m->flags & ALB_H1_F_HAS_HOST)) {
+        put_lit(&o, "Host: ");
+        if (m->authority.len)
+            put_str(&o, m->authority);
+        else
+            put_cstr(&o, c->endpoint->text);
+        put_lit(&o, "\r\n");
+    }
+    /* X-Forwarded-For: the client address appended to what came in, as ALB
+     * Ingress does; several incoming fields are joined in order. */
+    put_lit(&o, "X-Forwarded-For: ");
+    for (size_t i = 0; i < m->hdr_cnt && xff_cnt; i++) {
+        if (alb_str_is_ci(m->hdrs[i].name, "x-forwarded-for") && m->hdrs[i].value.len) {
+            put_str(&o, m->hdrs[i].value);
+            put_lit(&o, ", ");
+        }
+    }
+    put_cstr(&o, c->ip);
+    put_lit(&o, "\r\nX-Forwarded-Proto: http\r\n");
+    if (m->authority.len) {
+        put_lit(&o, "X-Forwarded-Host: ");
+        put_str(&o, m->authority);
+        put_lit(&o, "\r\n");
+    }
+    char tmp[80];
+    int n = snprintf(tmp, sizeof(tmp), "X-Forwarded-Port: %u\r\nX-Real-IP: ", (unsigned)c->lst->cfg->port);
+    put(&o, tmp, (size_t)n);
+    put_cstr(&o, c->ip);
+    put_lit(&o, "\r\n");
+    if (!has_request_id) {
+        uint64_t a = alb_worker_random(c->w), r2 = alb_worker_random(c->w);
+        n = snprintf(tmp, sizeof(tmp), "X-Request-ID: %016" PRIx64 "%016" PRIx64 "\r\n", a, r2);
+        put(&o, tmp, (size_t)n);
+    }
+    if (upgrade)
+        put_lit(&o, "Connection: upgrade\r\n");
+    put_lit(&o, "\r\n");
+    return !o.overflow;
+}
+
+/* build_response_head() : the head sent to the client for upstream response
+ * <m>: hop-by-hop fields removed, Date and Server added when missing, and
+ * the connection's fate stated. */
+static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m, struct alb_buf *b)
+{
+    struct out o = {b, false};
+    bool informational = m->status < 200;
+    bool switching = m->status == 101;
+    char line[16];
+    snprintf(line, sizeof(line), "HTTP/1.1 %03d ", m->status);
+    put(&o, line, 13);
+    put_str(&o, m->reason);
+    put_lit(&o, "\r\n");
+    bool has_date = false, has_server = false;
+    for (size_t i = 0; i < m->hdr_cnt; i++) {
+        struct alb_str n = m->hdrs[i].name;
+        if (alb_h1_header_is_hop_by_hop(m, n) || (alb_str_is_ci(n, "upgrade") && !switching))
+            continue;
+        if (c->resp.dechunk && alb_str_is_ci(n, "transfer-encoding"))
+            continue;
+        has_date |= alb_str_is_ci(n, "date");
+        has_server |= alb_str_is_ci(n, "server");
+        put_header(&o, n, m->hdrs[i].value);
+    }
+    if (!informational) {
+        if (!has_date) {
+            alb_http_date_refresh(&c->w->date);
+            put_lit(&o, "Date: ");
+            put(&o, c->w->date.text, ALB_HTTP_DATE_LEN);
+            put_lit(&o, "\r\n");
+        }
+        if (!has_server)
+            put_lit(&o, "Server: alb\r\n");
+        if (switching)
+            put_lit(&o, "Connection: upgrade\r\n");
+        else if (c->flags & C_CLOSE_AFTER)
+            put_lit(&o, "Connection: close\r\n");
+        else if (c->minor == 0)
+            put_lit(&o, "Connection: keep-alive\r\n");
+    }
+    put_lit(&o, "\r\n");
+    return !o.overflow;
+}
+
+/* ---- bodies -------------------------------------------------------------- */
+
+static void body_init(struct body *b, enum body_kind kind, uint64_t len)
+{
+    memset(b, 0, sizeof(*b));
+    b->kind = (uint8_t)kind;
+    b->remaining = len;
+    b->done = kind == B_NONE || (kind == B_LENGTH && len == 0);
+    alb_h1_chunked_init(&b->ch);
+}
+
+/* classify() : extends b->ready over the bytes of <src> that belong to the
+ * message. Returns 0, -1 on invalid chunked framing, -2 when the body
+ * exceeds <max_total> (0: no limit). */
+static int classify(struct body *b, struct alb_buf *src, uint64_t max_total)
+{
+    if (b->done || !src)
+        return 0;
+    size_t len = alb_buf_len(src);
+    switch (b->kind) {
+    case B_LENGTH: {
+        uint64_t n = len - b->ready;
+        if (n > b->remaining)
+            n = b->remaining;
+        b->ready += (uint32_t)n;
+        b->remaining -= n;
+        b->total += n;
+        b->done = b->remaining == 0;
+        break;
+    }
+    case B_EOF:
+        b->total += len - b->ready;
+        b->ready = (uint32_t)len;
+        break;
+    case B_CHUNKED:
+        while (!b->done) {
+            size_t used;
+            bool is_data;
+            enum alb_h1_result r;
+            if (b->dechunk) {
+                /* Framing is dropped in place; data waits at the front. */
+                if (b->ready || alb_buf_is_empty(src))
+                    break;
+                r = alb_h1_chunked_step(&b->ch, alb_buf_head(src), alb_buf_len(src), &used, &is_data);
+                if (r == ALB_H1_ERROR)
+                    return -1;
+                if (is_data) {
+                    b->ready = (uint32_t)used;
+                    b->total += used;
+                } else {
+                    alb_buf_consume(src, used);
+                }
+            } else {
+                if (b->ready >= alb_buf_len(src))
+                    break;
+                r = alb_h1_chunked_step(&b->ch, alb_buf_head(src) + b->ready, alb_buf_len(src) - b->ready, &used,
+                                        &is_data);
+                if (r == ALB_H1_ERROR)
+                    return -1;
+                b->ready += (uint32_t)used;
+                if (is_data)
+                    b->total += used;
+            }
+            if (r == ALB_H1_DONE)
+                b->done = true;
+            if (used == 0)
+                break;
+        }
+        break;
+    default:
+        b->done = true;
+        break;
+    }
+    if (max_total && b->total > max_total)
+        return -2;
+    return 0;
+}
+
+/* pump() : writes the pending bytes of <head> then the ready bytes of <b>
+ * from <src> to <dst> in one writev. Returns bytes written (*body_len of them
+ * from the body), 0 when nothing could be written, ALB_SIDE_FAILED. */
+static ssize_t pump(struct alb_side *dst, struct alb_buf *head, struct alb_buf *src, struct body *b,
+                    size_t *body_len)
+{
+    struct iovec iov[2];
+    int cnt = 0;
+    size_t head_len = head ? alb_buf_len(head) : 0;
+    *body_len = 0;
+    if (head_len)
+        iov[cnt++] = (struct iovec){alb_buf_head(head), head_len};
+    if (b && b->ready)
+        iov[cnt++] = (struct iovec){alb_buf_head(src), b->ready};
+    ssize_t n = alb_side_writev(dst, iov, cnt);
+    if (n <= 0)
+        return n;
+    size_t k = (size_t)n;
+    size_t from_head = k < head_len ? k : head_len;
+    if (from_head)
+        alb_buf_consume(head, from_head);
+    k -= from_head;
+    if (k) {
+        alb_buf_consume(src, k);
+        b->ready -= (uint32_t)k;
+        *body_len = k;
+    }
+    return n;
+}
+
+/* ---- request start ------------------------------------------------------ */
+
+static void set_state_idle(struct alb_client *c)
+{
+    c->state = S_IDLE;
+    c->resp_phase = R_NONE;
+    c->flags &= C_CLOSE_AFTER;
+    c->scanned = 0;
+    c->backend = NULL;
+    c->endpoint = NULL;
+    if (c->side.in && !alb_buf_is_empty(c->side.in)) {
+        c->flags |= C_HEAD_TIMING;
+        set_timer(c, c->lst->cfg->client_header_timeout_ms);
+    } else {
+        alb_side_release_if_empty(&c->side, &c->w->bufs);
+        set_timer(c, c->lst->cfg->idle_timeout_ms);
+    }
+    if (c->out && alb_buf_is_empty(c->out)) {
+        alb_bufpool_put(&c->w->bufs, c->out);
+        c->out = NULL;
+    }
+}
+
+/* connect_upstream() : attaches an upstream connection to c->endpoint.
+ * Returns false after answering the client (502) when none can be had. */
+static bool connect_upstream(struct alb_client *c, bool allow_pooled)
+{
+    int err = 0;
+    c->up = alb_upstream_get(c->w, c->endpoint, c, allow_pooled, &err);
+    if (!c->up) {
+        alb_log_warn("conn=%" PRIu64 " action=\"connecting to %s\": %s", c->id, c->endpoint->text, strerror(err));
+        local_reply(c, err == ENOMEM ? 503 : 502, false);
+        return false;
+    }
+    set_timer(c, (c->up->flags & ALB_UP_CONNECTING) ? c->backend->connect_timeout_ms
+                                                      : c->backend->response_timeout_ms);
+    return true;
+}
+
+/* start_request() : a complete head <m> is at the front of c->side.in. */
+static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
+{
+    const struct alb_listener_cfg *lc = c->lst->cfg;
+    c->state = S_ACTIVE;
+    c->flags &= ~C_HEAD_TIMING;
+    c->method_id = (uint8_t)m->method_id;
+    c->minor = (uint8_t)m->minor;
+    if (m->minor == 0) {
+        if (m->flags & ALB_H1_F_CONN_KEEPALIVE)
+            c->flags |= C_KEEPALIVE_10;
+        else
+            c->flags |= C_CLOSE_AFTER;
+    } else if (m->flags & ALB_H1_F_CONN_CLOSE) {
+        c->flags |= C_CLOSE_AFTER;
+    }
+    if (m->flags & ALB_H1_F_CHUNKED)
+        body_init(&c->req, B_CHUNKED, 0);
+    else
+        body_init(&c->req, (m->flags & ALB_H1_F_HAS_CL) ? B_LENGTH : B_NONE, m->content_length);
+    body_init(&c->resp, B_NONE, 0);
+    c->resp.done = false;
+
+    if ((m->flags & ALB_H1_F_CONN_UPGRADE) && (m->flags & ALB_H1_F_HAS_UPGRADE))
+        c->flags |= C_UPGRADE_REQ;
+
+    /* Headers are in the buffer; the body (if any) follows them. */
+    size_t head_len = m->head_len;
+
+    if (lc->max_body_bytes && (m->flags & ALB_H1_F_HAS_CL) && m->content_length > lc->max_body_bytes) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 413, true);
+        return;
+    }
+
+    char host[256];
+    size_t host_len = route_host(m->authority, host, sizeof(host));
+    char path[ALB_H1_MAX_TARGET_LEN + 1];
+    long path_len = 1;
+    path[0] = '/';
+    if (!(m->flags & ALB_H1_F_ASTERISK_FORM))
+        path_len = alb_path_normalize(m->path.p, m->path.len, path, sizeof(path));
+    if (path_len < 0) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 400, true);
+        return;
+    }
+    const struct alb_rule *rule = alb_route_match(lc, host, host_len, path, (size_t)path_len);
+    if (!rule) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 404, false);
+        return;
+    }
+    c->backend = rule->backend;
+    c->endpoint = pick_endpoint(c->w, c->backend);
+    if (!c->endpoint) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 503, false);
+        return;
+    }
+    c->uphead = alb_bufpool_try_get(&c->w->bufs);
+    if (!c->uphead) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 503, true);
+        return;
+    }
+    if (!build_request_head(c, m, c->uphead)) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 431, true);
+        return;
+    }
+    c->uphead_len = (uint32_t)alb_buf_len(c->uphead);
+    alb_buf_consume(c->side.in, head_len);
+    c->resp_phase = R_HEAD;
+    connect_upstream(c, true);
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+/* fail_upstream() : the upstream failed before a response head arrived. A
+ * stale pooled connection is replaced once when nothing of the request body
+ * has left yet (the head is kept for that); otherwise the client gets
+ * <status>. */
+static void fail_upstream(struct alb_client *c, int status, const char *why)
+{
+    bool may_retry = c->up && (c->up->flags & ALB_UP_REUSED) &&
+                     !(c->flags & (C_BODY_SENT | C_RESP_STARTED | C_RETRIED)) && c->uphead;
+    if (c->up) {
+        alb_upstream_release(c->up, false);
+        c->up = NULL;
+    }
+    if (may_retry) {
+        c->flags |= C_RETRIED;
+        c->flags &= ~C_REQ_WRITE_FAILED;
+        c->uphead->start = 0; /* the head bytes are still in place */
+        c->uphead->end = c->uphead_len;
+        connect_upstream(c, false);
+        return;
+    }
+    alb_log_warn("conn=%" PRIu64 " action=\"%s\" upstream=%s: %s", c->id, action_name(c),
+                 c->endpoint ? c->endpoint->text : "-", why);
+    local_reply(c, status, false);
+}
+
+/* on_response_head() : parses the head at the front of the upstream buffer.
+ * Returns true when something changed. */
+static bool on_response_head(struct alb_client *c)
+{
+    struct alb_upstream *up = c->up;
+    struct alb_h1_msg *m = &c->w->msg;
+    enum alb_h1_result r = alb_h1_parse_response(alb_buf_head(up->side.in), alb_buf_len(up->side.in), &up->scanned, m);
+    if (r == ALB_H1_MORE)
+        return false;
+    if (r == ALB_H1_ERROR) {
+        up->flags |= ALB_UP_NO_REUSE;
+        c->flags |= C_RESP_STARTED; /* the server did answer: no retry */
+        fail_upstream(c, 502, m->error);
+        return true;
+    }
+    c->flags |= C_RESP_STARTED;
+    up->scanned = 0;
+    if (!ensure_out(c)) {
+        close_client(c);
+        return true;
+    }
+    alb_buf_compact(c->out);
+    if (m->status < 200) {
+        if (m->status == 101) {
+            if (!(c->flags & C_UPGRADE_REQ)) {
+                up->flags |= ALB_UP_NO_REUSE;
+                fail_upstream(c, 502, "101 to a request that asked for no upgrade");
+                return true;
+            }
+            if (!build_response_head(c, m, c->out)) {
+                close_client(c);
+                return true;
+            }
+            alb_buf_consume(up->side.in, m->head_len);
+            alb_side_release_if_empty(&up->side, &c->w->bufs);
+            up->flags |= ALB_UP_NO_REUSE;
+            release_uphead(c);
+            c->state = S_TUNNEL;
+            c->resp_phase = R_BODY;
+            body_init(&c->req, B_EOF, 0);
+            body_init(&c->resp, B_EOF, 0);
+            set_timer(c, c->lst->cfg->tunnel_idle_timeout_ms);
+            return true;
+        }
+        /* 100 Continue and other interim responses go to HTTP/1.1 clients;
+         * an HTTP/1.0 client would not understand them (RFC 9110 §15.2). */
+        if (c->minor == 1 && !build_response_head(c, m, c->out)) {
+            close_client(c);
+            return true;
+        }
+        alb_buf_consume(up->side.in, m->head_len);
+        alb_side_release_if_empty(&up->side, &c->w->bufs);
+        return true;
+    }
+
+    if (!alb_h1_response_has_body(m, (enum alb_h1_method)c->method_id)) {
+        body_init(&c->resp, B_NONE, 0);
+    } else if (m->flags & ALB_H1_F_CHUNKED) {
+        body_init(&c->resp, B_CHUNKED, 0);
+        if (c->minor == 0) {
+            /* HTTP/1.0 has no chunked coding: send the data, end by closing. */
+            c->resp.dechunk = true;
+            c->flags |= C_CLOSE_AFTER;
+        }
+    } else if (m->flags & ALB_H1_F_HAS_TE) {
+        body_init(&c->resp, B_EOF, 0); /* RFC 9112 §6.3 rule 4: read until close */
+        up->flags |= ALB_UP_NO_REUSE;
+        c->flags |= C_CLOSE_AFTER;
+    } else if (m->flags & ALB_H1_F_HAS_CL) {
+        body_init(&c->resp, B_LENGTH, m->content_length);
+    } else {
+        body_init(&c->resp, B_EOF, 0);
+        up->flags |= ALB_UP_NO_REUSE;
+        c->flags |= C_CLOSE_AFTER;
+    }
+    if ((m->flags & ALB_H1_F_CONN_CLOSE) || (m->minor == 0 && !(m->flags & ALB_H1_F_CONN_KEEPALIVE)))
+        up->flags |= ALB_UP_NO_REUSE;
+    /* A request body still unsent when the answer comes cannot be resynced. */
+    if (!c->req.done || c->w->draining)
+        c->flags |= C_CLOSE_AFTER;
+    if (!build_response_head(c, m, c->out)) {
+        up->flags |= ALB_UP_NO_REUSE;
+        local_reply(c, 502, true);
+        return true;
+    }
+    alb_buf_consume(up->side.in, m->head_len);
+    alb_side_release_if_empty(&up->side, &c->w->bufs);
+    c->resp_phase = R_BODY;
+    set_timer(c, c->backend->response_timeout_ms);
+    return true;
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static void start_linger(struct alb_client *c)
+{
+    if (shutdown(c->side.io.fd, SHUT_WR) == -1) {
+        close_client(c);
+        return;
+    }
+    c->side.flags |= ALB_SIDE_SHUT_WR;
+    c->state = S_LINGER;
+    set_timer(c, LINGER_TIMEOUT_MS);
+}
+
+static void finish_request(struct alb_client *c)
+{
+    bool reusable = c->req.done && c->req.ready == 0 && !(c->uphead && alb_buf_len(c->uphead)) &&
+                    c->resp.done && c->resp.kind != B_EOF && !(c->flags & C_REQ_WRITE_FAILED);
+    if (c->up) {
+        alb_upstream_release(c->up, reusable);
+        c->up = NULL;
+    }
+    release_uphead(c);
+    if ((c->flags & C_CLOSE_AFTER) || !c->req.done || c->w->draining) {
+        start_linger(c);
+        return;
+    }
+    set_state_idle(c);
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+static bool step_idle(struct alb_client *c)
+{
+    struct alb_worker *w = c->w;
+    bool progress = false;
+    ssize_t r = alb_side_read(&c->side, &w->bufs);
+    if (r == ALB_SIDE_GOT_EOF || r == ALB_SIDE_FAILED) {
+        close_client(c); /* a partial head is abandoned with the connection */
+        return false;
+    }
+    if (r > 0) {
+        progress = true;
+        if (!(c->flags & C_HEAD_TIMING)) {
+            /* Slowloris: the header timeout runs from the first byte and is
+             * not extended by later ones. */
+            c->flags |= C_HEAD_TIMING;
+            set_timer(c, c->lst->cfg->client_header_timeout_ms);
+        }
+    }
+    if (!c->side.in || alb_buf_is_empty(c->side.in))
+        return progress;
+    struct alb_h1_msg *m = &w->msg;
+    enum alb_h1_result pr = alb_h1_parse_request(alb_buf_head(c->side.in), alb_buf_len(c->side.in), &c->scanned, m);
+    if (pr == ALB_H1_MORE)
+        return progress;
+    if (pr == ALB_H1_ERROR) {
+        alb_log_debug("conn=%" PRIu64 " action=\"reading request head\": %d %s", c->id, m->error_status, m->error);
+        c->req.done = false;
+        c->method_id = ALB_H1_M_OTHER;
+        c->flags &= ~C_HEAD_TIMING;
+        local_reply(c, m->error_status, true);
+        return true;
+    }
+    start_request(c, m);
+    return true;
+}
+
+static bool step_active(struct alb_client *c)
+{
+    struct alb_worker *w = c->w;
+    bool progress = false;
+    size_t body_len;
+
+    ssize_t r = alb_side_read(&c->side, &w->bufs);
+    if (r > 0) {
+        progress = true;
+    } else if (r == ALB_SIDE_FAILED || (r == ALB_SIDE_GOT_EOF && !c->req.done && c->resp_phase != R_LOCAL)) {
+        close_client(c); /* the client gave up mid-request */
+        return false;
+    } else if (r == ALB_SIDE_GOT_EOF) {
+        c->flags |= C_CLOSE_AFTER;
+        progress = true;
+    }
+
+    struct alb_upstream *up = c->up;
+    if (up && !(up->flags & ALB_UP_CONNECTING) && !(c->flags & C_REQ_WRITE_FAILED)) {
+        int rc = classify(&c->req, c->side.in, c->lst->cfg->max_body_bytes);
+        if (rc < 0) {
+            if (c->flags & C_RESP_STARTED) {
+                close_client(c);
+                return false;
+            }
+            up->flags |= ALB_UP_NO_REUSE;
+            local_reply(c, rc == -2 ? 413 : 400, true);
+            return true;
+        }
+        ssize_t n = pump(&up->side, c->uphead, c->side.in, &c->req, &body_len);
+        if (n > 0) {
+            progress = true;
+            if (body_len)
+                c->flags |= C_BODY_SENT;
+            if (c->uphead && alb_buf_is_empty(c->uphead) && (c->flags & C_RESP_STARTED))
+                release_uphead(c);
+        } else if (n == ALB_SIDE_FAILED) {
+            /* Keep reading: the server may have answered before closing. */
+            c->flags |= C_REQ_WRITE_FAILED;
+            up->flags |= ALB_UP_NO_REUSE;
+            progress = true;
+        }
+    }
+
+    if (up) {
+        r = alb_side_read(&up->side, &w->bufs);
+        if (r > 0) {
+            progress = true;
+        } else if (r == ALB_SIDE_GOT_EOF || r == ALB_SIDE_FAILED) {
+            up->flags |= ALB_UP_NO_REUSE;
+            if (c->resp_phase == R_HEAD) {
+                bool partial = up->side.in && !alb_buf_is_empty(up->side.in);
+                if (!partial || r == ALB_SIDE_FAILED) {
+                    fail_upstream(c, 502, r == ALB_SIDE_FAILED ? "connection reset" : "connection closed before response");
+                    return true;
+                }
+            } else if (c->resp_phase == R_BODY && c->resp.kind == B_EOF) {
+                classify(&c->resp, up->side.in, 0);
+                c->resp.done = true;
+                progress = true;
+            } else if (c->resp_phase == R_BODY) {
+                classify(&c->resp, up->side.in, 0);
+                if (!c->resp.done) {
+                    /* Truncated: closing is the only way to tell the client. */
+                    alb_log_warn("conn=%" PRIu64 " action=\"%s\" upstream=%s: response truncated", c->id,
+                                 action_name(c), c->endpoint->text);
+                    c->flags |= C_CLOSE_AFTER;
+                    c->resp.done = true;
+                    c->resp.kind = B_EOF;
+                }
+                progress = true;
+            }
+        }
+        if (c->resp_phase == R_HEAD && up->side.in && !alb_buf_is_empty(up->side.in)) {
+            if (on_response_head(c))
+                return true;
+            if (up->side.flags & ALB_SIDE_EOF) {
+                fail_upstream(c, 502, "connection closed inside the response head");
+                return true;
+            }
+        }
+        if (c->resp_phase == R_BODY && classify(&c->resp, up->side.in, 0) < 0) {
+            alb_log_warn("conn=%" PRIu64 " action=\"%s\" upstream=%s: invalid chunked framing", c->id,
+                         action_name(c), c->endpoint->text);
+            close_client(c);
+            return false;
+        }
+    }
+
+    struct alb_buf *src = up && c->resp_phase == R_BODY ? up->side.in : NULL;
+    ssize_t n = pump(&c->side, c->out, src, src ? &c->resp : NULL, &body_len);
+    if (n == ALB_SIDE_FAILED) {
+        close_client(c);
+        return false;
+    }
+    if (n > 0)
+        progress = true;
+    if (up && up->side.in)
+        alb_side_release_if_empty(&up->side, &w->bufs);
+    bool out_empty = !c->out || alb_buf_is_empty(c->out);
+    if (out_empty && c->resp_phase == R_LOCAL) {
+        finish_request(c);
+        return true;
+    }
+    if (out_empty && c->resp_phase == R_BODY && c->resp.done && c->resp.ready == 0) {
+        /* The response is complete; the request too, or it never will be. */
+        if (c->req.done && c->req.ready == 0 && !(c->uphead && alb_buf_len(c->uphead)))
+            finish_request(c);
+        else {
+            c->flags |= C_CLOSE_AFTER;
+            finish_request(c);
+        }
+        return true;
+    }
+    if (progress && c->resp_phase != R_LOCAL && c->backend && !(up && (up->flags & ALB_UP_CONNECTING)))
+        set_timer(c, c->backend->response_timeout_ms);
+    return progress;
+}
+
+static void shut_wr(struct alb_side *s)
+{
+    if (!(s->flags & ALB_SIDE_SHUT_WR)) {
+        shutdown(s->io.fd, SHUT_WR);
+        s->flags |= ALB_SIDE_SHUT_WR;
+    }
+}
+
+static bool step_tunnel(struct alb_client *c)
+{
+    struct alb_worker *w = c->w;
+    struct alb_upstream *up = c->up;
+    bool progress = false;
+    size_t body_len;
+    ssize_t r = alb_side_read(&c->side, &w->bufs);
+    if (r == ALB_SIDE_FAILED) {
+        close_client(c);
+        return false;
+    }
+    progress |= r != 0;
+    classify(&c->req, c->side.in, 0);
+    ssize_t n = pump(&up->side, NULL, c->side.in, &c->req, &body_len);
+    if (n == ALB_SIDE_FAILED) {
+        close_client(c);
+        return false;
+    }
+    progress |= n > 0;
+    if ((c->side.flags & ALB_SIDE_EOF) && c->req.ready == 0)
+        shut_wr(&up->side);
+
+    r = alb_side_read(&up->side, &w->bufs);
+    if (r == ALB_SIDE_FAILED) {
+        close_client(c);
+        return false;
+    }
+    progress |= r != 0;
+    classify(&c->resp, up->side.in, 0);
+    n = pump(&c->side, c->out, up->side.in, &c->resp, &body_len);
+    if (n == ALB_SIDE_FAILED) {
+        close_client(c);
+        return false;
+    }
+    progress |= n > 0;
+    bool out_empty = !c->out || alb_buf_is_empty(c->out);
+    if ((up->side.flags & ALB_SIDE_EOF) && c->resp.ready == 0 && out_empty)
+        shut_wr(&c->side);
+    alb_side_release_if_empty(&c->side, &w->bufs);
+    alb_side_release_if_empty(&up->side, &w->bufs);
+    if ((c->side.flags & ALB_SIDE_SHUT_WR) && (up->side.flags & ALB_SIDE_SHUT_WR)) {
+        close_client(c);
+        return false;
+    }
+    if (progress)
+        set_timer(c, c->lst->cfg->tunnel_idle_timeout_ms);
+    return progress;
+}
+
+static bool step_linger(struct alb_client *c)
+{
+    ssize_t r = alb_side_read(&c->side, &c->w->bufs);
+    if (r == ALB_SIDE_GOT_EOF || r == ALB_SIDE_FAILED) {
+        close_client(c);
+        return false;
+    }
+    if (c->side.in)
+        alb_buf_consume(c->side.in, alb_buf_len(c->side.in));
+    alb_side_release_if_empty(&c->side, &c->w->bufs);
+    return r > 0;
+}
+
+static void run(struct alb_client *c)
+{
+    bool progress = true;
+    while (progress) {
+        switch (c->state) {
+        case S_IDLE: progress = step_idle(c); break;
+        case S_ACTIVE: progress = step_active(c); break;
+        case S_TUNNEL: progress = step_tunnel(c); break;
+        case S_LINGER: progress = step_linger(c); break;
+        default: return;
+        }
+    }
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static void on_client_io(struct alb_io *io, uint32_t events)
+{
+    struct alb_client *c = (struct alb_client *)io;
+    if (c->state == S_CLOSED)
+        return;
+    alb_side_on_events(&c->side, events);
+    run(c);
+}
+
+void alb__session_on_upstream(struct alb_client *c, uint32_t events)
+{
+    struct alb_upstream *up = c->up;
+    if (c->state == S_CLOSED || !up)
+        return;
+    alb_side_on_events(&up->side, events);
+    if ((up->flags & ALB_UP_CONNECTING) && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int err = alb_sock_error(up->side.io.fd);
+        if (err) {
+            up->flags &= ~ALB_UP_REUSED;
+            alb_log_warn("conn=%" PRIu64 " action=\"connecting to %s\": %s", c->id, c->endpoint->text, strerror(err));
+            fail_upstream(c, 502, strerror(err));
+            run(c);
+            return;
+        }
+        up->flags &= ~ALB_UP_CONNECTING;
+        set_timer(c, c->backend->response_timeout_ms);
+    }
+    run(c);
+}
+
+static void on_timeout(struct alb_timer *t)
+{
+    struct alb_client *c = (struct alb_client *)((char *)t - offsetof(struct alb_client, timer));
+    switch (c->state) {
+    case S_IDLE:
+        /* 408 for a head that is too slow; a connection that sent nothing
+         * is closed silently (as nginx does: it may be a preconnect). */
+        if ((c->flags & C_HEAD_TIMING) && c->side.in && !alb_buf_is_empty(c->side.in)) {
+            c->req.done = false;
+            c->flags &= ~C_HEAD_TIMING;
+            local_reply(c, 408, true);
+            run(c);
+        } else {
+            close_client(c);
+        }
+        return;
+    case S_ACTIVE:
+        if (c->resp_phase == R_HEAD) {
+            bool connecting = c->up && (c->up->flags & ALB_UP_CONNECTING);
+            alb_log_warn("conn=%" PRIu64 " action=\"%s\" upstream=%s: %s timed out", c->id, action_name(c),
+                         c->endpoint ? c->endpoint->text : "-", connecting ? "connect" : "response");
+            c->flags |= C_RETRIED | C_CLOSE_AFTER;
+            local_reply(c, 504, true);
+            run(c);
+            return;
+        }
+        close_client(c);
+        return;
+    default:
+        close_client(c);
+        return;
+    }
+}
+
+void alb_session_accept(struct alb_wlistener *l, int fd, const struct sockaddr *peer)
+{
+    struct alb_worker *w = l->w;
+    struct alb_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->side.io.fd = fd;
+    c->side.io.fn = on_client_io;
+    c->side.flags = ALB_SIDE_WRITABLE;
+    c->w = w;
+    c->lst = l;
+    c->id = ++w->next_conn_id;
+    c->state = S_IDLE;
+    alb_sock_format_ip(peer, c->ip, sizeof(c->ip));
+    alb_timer_init(&c->timer, on_timeout);
+    if (alb_loop_add(&w->loop, &c->side.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = w->clients;
+    if (w->clients)
+        w->clients->prev = c;
+    w->clients = c;
+    w->client_cnt++;
+    l->conn_cnt++;
+    /* A new connection must send its head within the header timeout. */
+    c->flags |= C_HEAD_TIMING;
+    set_timer(c, l->cfg->client_header_timeout_ms);
+}
+
+void alb_session_drain(struct alb_worker *w)
+{
+    struct alb_client *c = w->clients;
+    while (c) {
+        struct alb_client *next = c->next;
+        bool idle = c->state == S_IDLE && (!c->side.in || alb_buf_is_empty(c->side.in));
+        if (idle)
+            close_client(c);
+        else
+            c->flags |= C_CLOSE_AFTER;
+        c = next;
+    }
+}
+
+void alb_session_close_all(struct alb_worker *w)
+{
+    while (w->clients)
+        close_client(w->clients);
+}

@@ -1,0 +1,87 @@
+/* tests/unit/config/config_test.c : the strict config loader. */
+#include "config/config.h"
+#include "test.h"
+
+static char err[1024];
+
+static struct alb_config *load(const char *json)
+{
+    err[0] = 0;
+    return alb_config_parse(json, strlen(json), "127.0.0.1", err, sizeof(err));
+}
+
+static void expect_error(const char *json, const char *needle)
+{
+    struct alb_config *c = load(json);
+    CHECK(c == NULL);
+    if (!strstr(err, needle))
+        fprintf(stderr, "  error \"%s\" does not contain \"%s\"\n", err, needle);
+    CHECK(strstr(err, needle) != NULL);
+    alb_config_free(c);
+}
+
+#define BACKENDS "\"backends\":[{\"name\":\"web\",\"endpoints\":[{\"address\":\"127.0.0.1\",\"port\":9000}]}]"
+
+static void test_valid(void)
+{
+    struct alb_config *c = load("{\"version\":1,\"listeners\":[{\"port\":8080,\"timeouts\":{\"idle_ms\":5000},"
+                                "\"limits\":{\"max_body_bytes\":1024},\"rules\":[{\"match\":{\"hosts\":[\"Foo.COM\"],"
+                                "\"path\":{\"type\":\"Exact\",\"value\":\"/x\"}},\"actions\":[{\"type\":\"forward\","
+                                "\"backend\":\"web\"}]}]}]," BACKENDS "}");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    CHECK_EQ_INT(c->listener_cnt, 1);
+    CHECK_EQ_INT(c->listeners[0].port, 8080);
+    CHECK_EQ_INT(c->listeners[0].idle_timeout_ms, 5000);
+    CHECK_EQ_INT(c->listeners[0].client_header_timeout_ms, ALB_DEFAULT_CLIENT_HEADER_TIMEOUT_MS);
+    CHECK_EQ_INT(c->listeners[0].max_body_bytes, 1024);
+    CHECK_EQ_STR(c->listeners[0].rules[0].hosts[0], strlen(c->listeners[0].rules[0].hosts[0]), "foo.com");
+    CHECK_EQ_INT(c->listeners[0].rules[0].path_match, ALB_PATH_EXACT);
+    CHECK(c->listeners[0].rules[0].backend == &c->backends[0]);
+    CHECK_EQ_STR(c->backends[0].eps[0].text, strlen(c->backends[0].eps[0].text), "127.0.0.1:9000");
+    CHECK_EQ_INT(c->backends[0].connect_timeout_ms, ALB_DEFAULT_CONNECT_TIMEOUT_MS);
+    alb_config_free(c);
+}
+
+static void test_errors_name_the_json_path(void)
+{
+    expect_error("{", "line 1");
+    expect_error("{\"listeners\":[]}", "version: required field missing");
+    expect_error("{\"version\":2,\"listeners\":[]}", "version: expected an integer from 1 to 1");
+    expect_error("{\"version\":1,\"listeners\":[],\"extra\":1}", "extra: unknown field");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":0}]}", "listeners[0].port: expected an integer from 1 to 65535");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":\"80\"}]}", "listeners[0].port");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"timeouts\":{\"idle\":1}}]}",
+                 "listeners[0].timeouts.idle: unknown field");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80},{\"port\":80}]}",
+                 "listeners[1]: listener on the same address and port as listeners[0]");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"address\":\"localhost\"}]}",
+                 "listeners[0].address: expected a numeric IPv4 or IPv6 address");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"actions\":[{\"type\":\"forward\","
+                 "\"backend\":\"nope\"}]}]}]," BACKENDS "}",
+                 "listeners[0].rules[0].actions[0].backend: no backend named \"nope\"");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"actions\":[{\"type\":\"teleport\"}]}]}]}",
+                 "listeners[0].rules[0].actions[0].type: unknown action type");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"match\":{\"path\":{\"type\":\"Regex\","
+                 "\"value\":\"/\"}},\"actions\":[]}]}]}",
+                 "listeners[0].rules[0].match.path.type: expected one of Exact, Prefix");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"match\":{\"path\":{\"type\":\"Prefix\","
+                 "\"value\":\"x\"}},\"actions\":[]}]}]}",
+                 "listeners[0].rules[0].match.path.value: a path must start with '/'");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"match\":{\"hosts\":[\"a b\"]},"
+                 "\"actions\":[]}]}]}",
+                 "listeners[0].rules[0].match.hosts[0]: invalid character");
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"endpoints\":[{\"address\":"
+                 "\"127.0.0.1\",\"port\":1,\"weight\":101}]}]}",
+                 "backends[0].endpoints[0].weight: expected an integer from 0 to 100");
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
+                 "backends[1]: duplicate backend name");
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"algorithm\":\"random\"}]}",
+                 "backends[0].algorithm: unsupported algorithm");
+    expect_error("{\"version\":1,\"version\":1,\"listeners\":[]}", "duplicate");
+}
+
+TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_errors_name_the_json_path))
