@@ -405,7 +405,9 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
         has_server |= alb_str_is_ci(n, "server");
         put_header(&o, n, m->hdrs[i].value);
     }
-    if (!informational) {
+    if (switching) {
+        put_lit(&o, "Connection: upgrade\r\n");
+    } else if (!informational) {
         if (!has_date) {
             alb_http_date_refresh(&c->w->date);
             put_lit(&o, "Date: ");
@@ -414,9 +416,7 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
         }
         if (!has_server)
             put_lit(&o, "Server: alb\r\n");
-        if (switching)
-            put_lit(&o, "Connection: upgrade\r\n");
-        else if (c->flags & C_CLOSE_AFTER)
+        if (c->flags & C_CLOSE_AFTER)
             put_lit(&o, "Connection: close\r\n");
         else if (c->minor == 0)
             put_lit(&o, "Connection: keep-alive\r\n");

@@ -1,0 +1,203 @@
+"""Fixtures: backends, and ALB started from a config dict.
+
+ALB is the real binary (ALB_BIN, the sanitizer build under `make test`).
+Start-up is synchronised on its "serving" log line; on teardown it gets
+SIGTERM, must exit 0 and must not have printed a sanitizer report."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from backend import Backend  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ALB_BIN = os.environ.get("ALB_BIN", os.path.join(ROOT, "build", "alb"))
+ALB_OPT_BIN = os.environ.get("ALB_OPT_BIN", os.path.join(ROOT, "build", "alb"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Alb:
+    def __init__(self, tmp_path, config, binary=ALB_BIN, workers=2, extra_args=()):
+        self.port = config["listeners"][0]["port"]
+        self.config_path = tmp_path / "alb.json"
+        self.config_path.write_text(json.dumps(config))
+        self.log_path = tmp_path / "alb.log"
+        self.log = open(self.log_path, "w+")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.proc = subprocess.Popen([binary, "serve", "--config", str(self.config_path), "--workers", str(workers),
+                                      "--drain-timeout-ms", "5000", *extra_args],
+                                     stdout=self.log, stderr=self.log, env=env)
+        self.wait_log("serving")
+
+    def wait_log(self, needle, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text()
+            if needle in text:
+                return text
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alb exited {self.proc.returncode}:\n{text}")
+            time.sleep(0.02)
+        raise TimeoutError(f"no '{needle}' in alb log:\n{self.log_path.read_text()}")
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def hwm_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("alb did not stop within 20 s of SIGTERM")
+        log = self.log_path.read_text()
+        self.log.close()
+        assert "AddressSanitizer" not in log and "runtime error" not in log and "LeakSanitizer" not in log, log
+        assert self.proc.returncode == 0, f"alb exited {self.proc.returncode}:\n{log}"
+
+
+def simple_config(port, backends, rules=None, **listener):
+    """One listener on <port>; <backends> maps name -> list of Backend or port."""
+    bl = []
+    for name, eps in backends.items():
+        bl.append({"name": name, "endpoints": [{"address": "127.0.0.1", "port": e if isinstance(e, int) else e.port}
+                                                for e in eps],
+                   **({"timeouts": listener.pop("backend_timeouts")} if "backend_timeouts" in listener else {})})
+    if rules is None:
+        first = next(iter(backends))
+        rules = [{"match": {"path": {"type": "Prefix", "value": "/"}}, "actions": [{"type": "forward", "backend": first}]}]
+    l = {"address": "127.0.0.1", "port": port, "rules": rules}
+    l.update(listener)
+    return {"version": 1, "listeners": [l], "backends": bl}
+
+
+@pytest.fixture
+def backend():
+    b = Backend("b1")
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def backend2():
+    b = Backend("b2")
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def start_alb(tmp_path):
+    started = []
+
+    def start(config, **kw):
+        a = Alb(tmp_path, config, **kw)
+        started.append(a)
+        return a
+
+    yield start
+    for a in started:
+        a.stop()
+
+
+@pytest.fixture
+def alb(start_alb, backend):
+    return start_alb(simple_config(free_port(), {"web": [backend]}))
+
+
+def raw_exchange(port, data, timeout=5.0):
+    """Sends <data> on a new connection and reads until the server closes
+    (or <timeout>). Returns (bytes received, closed_by_server)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                return out, False
+            except ConnectionResetError:
+                return out, True
+            if not d:
+                return out, True
+            out += d
+    finally:
+        s.close()
+
+
+def read_response(sock, buf=b"", head_request=False):
+    """Reads one response (Content-Length or chunked or no body for 1xx/204/304)
+    from <sock>. Returns (status, headers dict lower-case -> list, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        if not d:
+            raise ConnectionError(f"eof before response head: {buf!r}")
+        buf += d
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for l in lines[1:]:
+        k, v = l.split(":", 1)
+        headers.setdefault(k.strip().lower(), []).append(v.strip())
+    if status < 200 or status in (204, 304) or head_request:
+        return status, headers, b"", buf
+    if "content-length" in headers:
+        n = int(headers["content-length"][0])
+        while len(buf) < n:
+            d = sock.recv(65536)
+            if not d:
+                raise ConnectionError("eof in body")
+            buf += d
+        return status, headers, buf[:n], buf[n:]
+    if "chunked" in headers.get("transfer-encoding", [""])[0]:
+        body = b""
+        while True:
+            while b"\r\n" not in buf:
+                buf += sock.recv(65536)
+            line, buf = buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while b"\r\n\r\n" not in (b"\r\n" + buf):
+                    buf += sock.recv(65536)
+                idx = (b"\r\n" + buf).index(b"\r\n\r\n")
+                headers["_trailers"] = [t for t in (b"\r\n" + buf)[2:idx + 2].decode().split("\r\n") if t]
+                buf = (b"\r\n" + buf)[idx + 4:]
+                return status, headers, body, buf
+            while len(buf) < size + 2:
+                buf += sock.recv(65536)
+            body += buf[:size]
+            buf = buf[size + 2:]
+    body = buf
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            return status, headers, body, b""
+        body += d
