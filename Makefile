@@ -106,7 +106,7 @@ run: deps build/alb
 	@tools/run-demo.sh
 
 bench: bench-deps build/alb
-	@bench/peers.sh
+	@$(PYTHON) bench/peers.py
 
 clean:
 	rm -rf build
