@@ -33,14 +33,19 @@ int alb_sock_connect(const struct sockaddr *addr, socklen_t addr_len)
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return -errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    alb_sock_set_nodelay(fd);
     if (connect(fd, addr, addr_len) == -1 && errno != EINPROGRESS) {
         int err = errno;
         close(fd);
         return -err;
     }
     return fd;
+}
+
+void alb_sock_set_nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 int alb_sock_error(int fd)

@@ -17,6 +17,10 @@ int alb_sock_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog
  * alb_sock_error() then tells the outcome), or -errno. */
 int alb_sock_connect(const struct sockaddr *addr, socklen_t addr_len);
 
+/* alb_sock_set_nodelay() : disables Nagle's algorithm: every write is a
+ * whole response or request head, so waiting to coalesce only adds latency. */
+void alb_sock_set_nodelay(int fd);
+
 /* alb_sock_error() : the pending SO_ERROR of <fd> as a positive errno, 0. */
 int alb_sock_error(int fd);
 

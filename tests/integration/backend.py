@@ -14,6 +14,9 @@ arrived). It can also misbehave on purpose. Paths:
   /status?code=C   answers status C (204, 304: without body)
   /interim         sends 103 Early Hints then 200
   /ws              101 Switching Protocols, then echoes bytes raw
+  /drop-second     answers the first request of a connection; closes the
+                   connection without answering any later one (a keep-alive
+                   connection the server dropped just as it was reused)
 
 Run standalone as the demo backend: python3 backend.py PORT NAME
 """
@@ -137,11 +140,17 @@ class Backend:
 
     def _serve(self, c):
         buf = b""
+        served = 0
         try:
             while True:
                 head, buf = read_head(c, buf)
                 if head is None:
                     return
+                if served and head.split(b" ", 2)[1].startswith(b"/drop-second"):
+                    with self.rec.lock:
+                        self.rec.dropped = getattr(self.rec, "dropped", 0) + 1
+                    return
+                served += 1
                 keep = self._handle(c, head, buf)
                 if keep is None:
                     return

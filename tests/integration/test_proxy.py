@@ -305,3 +305,26 @@ def test_early_response_closes_connection(alb):
     assert status == 200 and body == b"early"
     assert headers["connection"] == ["close"]
     s.close()
+
+
+def test_request_retried_once_when_pooled_connection_was_dropped(alb, backend):
+    """A reused upstream connection closed by the server before answering:
+    a request whose body has not left is sent again on a fresh connection."""
+    for _ in range(2):
+        s = socket.create_connection(("127.0.0.1", alb.port), timeout=5)
+        s.sendall(b"GET /drop-second HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, _, body, _ = read_response(s)
+        s.close()
+        assert status == 200 and body == b"hello from b1 /drop-second\n"
+    assert backend.rec.dropped == 1
+    assert backend.rec.connections == 2
+
+
+def test_request_with_sent_body_not_retried(alb, backend):
+    s = socket.create_connection(("127.0.0.1", alb.port), timeout=5)
+    s.sendall(b"POST /drop-second HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+    assert read_response(s)[0] == 200
+    s.sendall(b"POST /drop-second HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+    assert read_response(s)[0] == 502
+    s.close()
+    assert backend.rec.dropped == 1
