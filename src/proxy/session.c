@@ -175,6 +175,8 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
+    if (n == 0)
+        return; /* an empty slice may have a NULL pointer: memcpy forbids it */
     if (o->overflow || alb_buf_room(o->b) < n) {
         o->overflow = true;
         return;
@@ -299,7 +301,9 @@ static void local_reply(struct alb_client *c, int status, bool close)
 static size_t route_host(struct alb_str auth, char *out, size_t cap)
 {
     size_t n = auth.len;
-    if (n && auth.p[0] == '[') {
+    if (n == 0)
+        return 0; /* HTTP/1.0 without Host: only host-less rules match */
+    if (auth.p[0] == '[') {
         const char *rb = memchr(auth.p, ']', n);
         n = rb ? (size_t)(rb - auth.p) + 1 : n;
     } else {

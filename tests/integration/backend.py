@@ -33,6 +33,7 @@ class Recorded:
         self.lock = threading.Lock()
         self.requests = []   # (method, target, headers list, body bytes length)
         self.connections = 0
+        self.dropped = 0     # connections closed on purpose by /drop-second
 
     def add(self, req):
         with self.lock:
@@ -148,7 +149,7 @@ class Backend:
                     return
                 if served and head.split(b" ", 2)[1].startswith(b"/drop-second"):
                     with self.rec.lock:
-                        self.rec.dropped = getattr(self.rec, "dropped", 0) + 1
+                        self.rec.dropped += 1
                     return
                 served += 1
                 keep = self._handle(c, head, buf)

@@ -17,7 +17,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from backend import Backend  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-ALB_BIN = os.environ.get("ALB_BIN", os.path.join(ROOT, "build", "alb"))
+# The sanitizer build by default, so a direct pytest run checks as much as
+# `make test` does.
+ALB_BIN = os.environ.get("ALB_BIN") or next(
+    (p for p in (os.path.join(ROOT, "build", "asan", "alb"), os.path.join(ROOT, "build", "alb")) if os.path.exists(p)))
 ALB_OPT_BIN = os.environ.get("ALB_OPT_BIN", os.path.join(ROOT, "build", "alb"))
 
 

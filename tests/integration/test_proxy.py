@@ -309,13 +309,15 @@ def test_early_response_closes_connection(alb):
 
 def test_request_retried_once_when_pooled_connection_was_dropped(alb, backend):
     """A reused upstream connection closed by the server before answering:
-    a request whose body has not left is sent again on a fresh connection."""
+    a request whose body has not left is sent again on a fresh connection.
+    One client connection, so both requests are served by the same worker
+    and therefore the same upstream pool."""
+    s = socket.create_connection(("127.0.0.1", alb.port), timeout=5)
     for _ in range(2):
-        s = socket.create_connection(("127.0.0.1", alb.port), timeout=5)
         s.sendall(b"GET /drop-second HTTP/1.1\r\nHost: a\r\n\r\n")
         status, _, body, _ = read_response(s)
-        s.close()
         assert status == 200 and body == b"hello from b1 /drop-second\n"
+    s.close()
     assert backend.rec.dropped == 1
     assert backend.rec.connections == 2
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""bench/idle_memory.py : memory per client connection, ALB vs nginx vs
+HAProxy. For each proxy and each count N (argv, default 10000 19000):
+  idle    N keep-alive connections that each completed one request;
+  partial N connections that each sent 3 KB of an unfinished request head.
+Prints the proxy's RSS growth per connection (beyond what the kernel holds
+for the sockets, which RSS does not count). One process may hold at most
+RLIMIT_NOFILE descriptors; counts above the hard limit are skipped with a
+note. A benchmark: it prints numbers and asserts nothing."""
+import os
+import resource
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import peers  # noqa: E402
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def settle(pid):
+    """RSS after the proxy has processed what was sent: wait until two
+    readings 100 ms apart agree (bounded to 5 s)."""
+    last = rss_kib(pid)
+    for _ in range(50):
+        time.sleep(0.1)
+        now = rss_kib(pid)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def measure(proxy, n, partial):
+    pid = proxy.proc.pid
+    warm = socket.create_connection(("127.0.0.1", proxy.port))
+    warm.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    warm.recv(4096)
+    base = settle(pid)
+    conns = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+            if partial:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"p" * 3000)
+            else:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                data = b""
+                while not data.endswith(b"ok"):
+                    data += s.recv(4096)
+            conns.append(s)
+        grown = settle(pid) - base
+        return grown * 1024 / n
+    finally:
+        for s in conns:
+            s.close()
+        warm.close()
+
+
+def main():
+    counts = [int(a) for a in sys.argv[1:]] or [10000, 19000]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    import subprocess
+    import tempfile
+    work = tempfile.mkdtemp(prefix="alb-mem-")
+    subprocess.run(["gcc", "-O2", "-o", os.path.join(work, "okserver"), os.path.join(peers.ROOT, "bench", "okserver.c")],
+                   check=True)
+    bport = peers.free_port()
+    backend = subprocess.Popen([os.path.join(work, "okserver"), str(bport)])
+    peers.wait_port(bport)
+    proxies = peers.start_proxies(work, bport)
+    try:
+        print(f"fd limit {hard}; RSS growth per connection, bytes (header timeouts are longer than the run)")
+        for n in counts:
+            if n + 200 > hard:
+                print(f"  {n}: skipped, over this machine's RLIMIT_NOFILE hard limit ({hard})")
+                continue
+            for name, p in proxies.items():
+                idle = measure(p, n, False)
+                part = measure(p, n, True)
+                print(f"  {n:6d} connections  {name:8s} idle keep-alive {idle:8.0f}   stuck mid-header {part:8.0f}",
+                      flush=True)
+    finally:
+        for p in proxies.values():
+            p.stop()
+        backend.terminate()
+
+
+if __name__ == "__main__":
+    main()
