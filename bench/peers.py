@@ -128,7 +128,9 @@ http {{
     conf = f"""
 global
   nbthread 1
-  maxconn 4096
+  # HAProxy reserves two descriptors per connection: 9900 fits the 20000
+  # RLIMIT_NOFILE of the machines this was written on
+  maxconn 9900
 defaults
   mode http
   timeout connect 5s
