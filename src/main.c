@@ -1,21 +1,40 @@
-/* main.c : flags, wiring and signals.
+/* main.c : flags, wiring, signals, and the control thread.
  *
- * The main thread loads the configuration, binds every worker's listening
- * sockets (so a bad port fails start-up before anything serves), starts the
- * workers and then only waits for SIGTERM/SIGINT, which start a graceful
- * stop: workers stop accepting, finish in-flight requests within the drain
- * timeout and exit; the process exits 0.
+ * The main thread is the control thread. It loads the config, publishes it,
+ * starts the workers (each binds its own listening sockets), then runs its
+ * own event loop for:
+ *   - the config file: inotify on its folder (editors replace files by
+ *     rename), debounced; each valid version is published as the next
+ *     generation and the workers are woken to adopt it; an invalid one is
+ *     logged with its JSON path and changes nothing;
+ *   - signals (signalfd): SIGTERM/SIGINT start a graceful stop, SIGHUP
+ *     reloads the config now;
+ *   - the admin API (admin/).
+ * Nothing here runs on the request path.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "config/config.h"
+#include "config/publish.h"
+#include "core/addr.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/sbuf.h"
+#include "net/sock.h"
+#include "proxy/metrics.h"
 #include "proxy/worker.h"
 
 #ifndef ALB_VERSION
@@ -23,20 +42,42 @@
 #endif
 
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000u
+#define DEFAULT_ADMIN "127.0.0.1:10254"
 #define MAX_WORKERS 256
+/* Writes to the config file within this window are published once. */
+#define RELOAD_DEBOUNCE_MS 50u
 
 struct options {
     const char *config_path;
     const char *listen_address;
+    const char *admin;
     unsigned workers;
     uint32_t drain_timeout_ms;
     enum alb_log_level log_level;
 };
 
+struct control {
+    const struct options *o;
+    struct alb_loop loop;
+    struct alb_publisher pub;
+    struct alb_worker *workers; /* owned array */
+    unsigned worker_cnt;
+    struct alb_io sig;           /* signalfd */
+    struct alb_io ino;           /* inotify on the config file's folder */
+    char config_dir[PATH_MAX];
+    char config_base[NAME_MAX + 1];
+    struct alb_timer debounce;
+    struct alb_admin admin;
+    uint64_t publishes;
+    uint64_t refused;
+    double last_build_seconds;
+    bool stopping;
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage:\n"
-               "  alb serve --config FILE [--listen-address ADDR] [--workers N]\n"
+               "  alb serve --config FILE [--listen-address ADDR] [--admin ADDR:PORT|off] [--workers N]\n"
                "            [--drain-timeout-ms MS] [--log-level error|warn|info|debug]\n"
                "  alb check --config FILE\n"
                "  alb version\n");
@@ -60,6 +101,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->workers = ncpu > 0 ? (unsigned)ncpu : 1;
     o->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     o->log_level = ALB_LOG_INFO;
+    o->admin = DEFAULT_ADMIN;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -72,6 +114,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->config_path = v;
         } else if (strcmp(a, "--listen-address") == 0) {
             o->listen_address = v;
+        } else if (strcmp(a, "--admin") == 0) {
+            o->admin = v;
         } else if (strcmp(a, "--workers") == 0) {
             if (!parse_uint(v, MAX_WORKERS, &n) || n == 0) {
                 fprintf(stderr, "alb: --workers takes a number from 1 to %d\n", MAX_WORKERS);
@@ -121,6 +165,198 @@ static void raise_fd_limit(void)
     }
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+/* Listeners the serving config does not have yet must be bindable, or the
+ * whole version is refused (one worker failing to bind would serve a port
+ * partially). */
+static int check_new_listeners(struct control *c, const struct alb_config *next, char *err, size_t err_len)
+{
+    uint64_t gen;
+    struct alb_config *cur = alb_publisher_acquire(&c->pub, &gen);
+    int rc = 0;
+    for (size_t i = 0; i < next->listener_cnt && rc == 0; i++) {
+        const struct alb_listener_cfg *l = &next->listeners[i];
+        bool exists = false;
+        for (size_t j = 0; cur && j < cur->listener_cnt && !exists; j++)
+            exists = alb_listener_same_bind(&cur->listeners[j], l);
+        if (exists)
+            continue;
+        int r = alb_sock_probe_bind((const struct sockaddr *)&l->addr, l->addr_len);
+        if (r < 0) {
+            snprintf(err, err_len, "listeners[%zu] (%s port %u): %s", i, l->address, (unsigned)l->port, strerror(-r));
+            rc = r;
+        }
+    }
+    alb_config_unref(cur);
+    return rc;
+}
+
+/* load_and_publish() : reads the config file; a valid version becomes the
+ * next generation. Returns 0, or -1 after logging why the version was
+ * refused (the serving one stays). */
+static int load_and_publish(struct control *c)
+{
+    char err[1024];
+    double t0 = now_seconds();
+    struct alb_config *cfg = alb_config_load_file(c->o->config_path, c->o->listen_address, err, sizeof(err));
+    if (cfg && check_new_listeners(c, cfg, err, sizeof(err)) < 0) {
+        alb_config_free(cfg);
+        cfg = NULL;
+    }
+    if (!cfg) {
+        c->refused++;
+        alb_log_error("action=\"loading config\" config refused, generation %llu keeps serving: %s",
+                      (unsigned long long)alb_publisher_generation(&c->pub), err);
+        return -1;
+    }
+    c->last_build_seconds = now_seconds() - t0;
+    uint64_t gen = alb_publisher_publish(&c->pub, cfg);
+    c->publishes++;
+    for (unsigned i = 0; i < c->worker_cnt; i++)
+        alb_worker_wake(&c->workers[i]);
+    alb_log_info("config generation %llu published (%zu listeners, %zu backends, built in %.3f ms)",
+                 (unsigned long long)gen, cfg->listener_cnt, cfg->backend_cnt, c->last_build_seconds * 1000);
+    return 0;
+}
+
+static void on_debounce(struct alb_timer *t)
+{
+    struct control *c = (struct control *)((char *)t - offsetof(struct control, debounce));
+    if (!c->stopping)
+        load_and_publish(c);
+}
+
+static void on_inotify(struct alb_io *io, uint32_t events)
+{
+    struct control *c = (struct control *)((char *)io - offsetof(struct control, ino));
+    (void)events;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool ours = false;
+    for (;;) {
+        ssize_t n = read(io->fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->len && strcmp(ev->name, c->config_base) == 0)
+                ours = true;
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    if (ours && alb_loop_arm(&c->loop, &c->debounce, RELOAD_DEBOUNCE_MS) < 0)
+        load_and_publish(c);
+}
+
+static int watch_config(struct control *c)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", c->o->config_path);
+    snprintf(c->config_dir, sizeof(c->config_dir), "%s", dirname(tmp));
+    snprintf(tmp, sizeof(tmp), "%s", c->o->config_path);
+    snprintf(c->config_base, sizeof(c->config_base), "%s", basename(tmp));
+    c->ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (c->ino.fd == -1)
+        return -errno;
+    if (inotify_add_watch(c->ino.fd, c->config_dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) == -1)
+        return -errno;
+    c->ino.fn = on_inotify;
+    return alb_loop_add(&c->loop, &c->ino, EPOLLIN);
+}
+
+/* ---- admin handlers --------------------------------------------------------- */
+
+static bool admin_is_ready(void *ctx)
+{
+    struct control *c = ctx;
+    if (c->stopping)
+        return false;
+    for (unsigned i = 0; i < c->worker_cnt; i++)
+        if (atomic_load_explicit(&c->workers[i].adopted_gen, memory_order_acquire) == 0)
+            return false;
+    return true;
+}
+
+static bool admin_config_json(void *ctx, struct alb_sbuf *out)
+{
+    struct control *c = ctx;
+    uint64_t gen;
+    struct alb_config *cfg = alb_publisher_acquire(&c->pub, &gen);
+    if (!cfg)
+        return false;
+    char *text = alb_config_to_json(cfg);
+    alb_config_unref(cfg);
+    if (!text)
+        return false;
+    alb_sbuf_add(out, text, strlen(text));
+    alb_sbuf_add(out, "\n", 1);
+    free(text);
+    return true;
+}
+
+static void admin_metrics(void *ctx, struct alb_sbuf *out)
+{
+    struct control *c = ctx;
+    alb_proxy_metrics_render(c->workers, c->worker_cnt, out);
+    alb_sbuf_printf(out,
+                    "# HELP alb_config_generation Generation of the published configuration.\n"
+                    "# TYPE alb_config_generation gauge\nalb_config_generation %llu\n"
+                    "# HELP alb_config_publishes_total Configuration versions published.\n"
+                    "# TYPE alb_config_publishes_total counter\nalb_config_publishes_total %llu\n"
+                    "# HELP alb_config_refused_total Configuration versions refused as invalid.\n"
+                    "# TYPE alb_config_refused_total counter\nalb_config_refused_total %llu\n"
+                    "# HELP alb_config_build_seconds Time to load and validate the last published version.\n"
+                    "# TYPE alb_config_build_seconds gauge\nalb_config_build_seconds %.6f\n"
+                    "# HELP alb_workers Worker threads.\n# TYPE alb_workers gauge\nalb_workers %u\n",
+                    (unsigned long long)alb_publisher_generation(&c->pub), (unsigned long long)c->publishes,
+                    (unsigned long long)c->refused, c->last_build_seconds, c->worker_cnt);
+    alb_sbuf_printf(out, "# HELP alb_worker_config_generation Generation each worker has adopted.\n"
+                         "# TYPE alb_worker_config_generation gauge\n");
+    for (unsigned i = 0; i < c->worker_cnt; i++)
+        alb_sbuf_printf(out, "alb_worker_config_generation{worker=\"%u\"} %llu\n", i,
+                        (unsigned long long)atomic_load_explicit(&c->workers[i].adopted_gen, memory_order_acquire));
+}
+
+/* "ADDR:PORT" or "[ADDR6]:PORT" -> listening socket, or -errno. */
+static int open_admin_socket(const char *spec, char *err, size_t err_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!alb_addr_parse_hostport(spec, &ss, &len)) {
+        snprintf(err, err_len, "--admin %s: expected a numeric ADDR:PORT (or off)", spec);
+        return -EINVAL;
+    }
+    int fd = alb_sock_listen((const struct sockaddr *)&ss, len, 64);
+    if (fd < 0)
+        snprintf(err, err_len, "--admin %s: %s", spec, strerror(-fd));
+    return fd;
+}
+
+/* ---- signals and the loop ------------------------------------------------------ */
+
+static void on_signal(struct alb_io *io, uint32_t events)
+{
+    struct control *c = (struct control *)((char *)io - offsetof(struct control, sig));
+    (void)events;
+    struct signalfd_siginfo si;
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            alb_log_info("SIGHUP: reloading %s", c->o->config_path);
+            load_and_publish(c);
+        } else if (!c->stopping) {
+            alb_log_info("signal %u: draining (timeout %u ms)", si.ssi_signo, c->o->drain_timeout_ms);
+            c->stopping = true;
+        }
+    }
+}
+
 static int cmd_check(const struct options *o)
 {
     char err[1024];
@@ -138,70 +374,98 @@ static int cmd_serve(const struct options *o)
 {
     char err[1024];
     alb_log_set_level(o->log_level);
-    struct alb_config *cfg = alb_config_load_file(o->config_path, o->listen_address, err, sizeof(err));
-    if (!cfg) {
-        fprintf(stderr, "alb: %s\n", err);
-        return 1;
-    }
     raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
 
-    /* Signals go to the main thread's sigwait only: block them before any
-     * worker exists so the workers inherit the mask. */
+    /* Signals are read from a signalfd by the control loop: block them
+     * before any worker exists so every thread inherits the mask. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
-    struct alb_worker *workers = calloc(o->workers, sizeof(*workers));
-    if (!workers) {
+    static struct control ctl; /* the control thread's state; referenced by callbacks */
+    struct control *c = &ctl;
+    c->o = o;
+    c->sig.fd = c->ino.fd = c->admin.io.fd = -1;
+    alb_publisher_init(&c->pub);
+    int rc = 1;
+    unsigned ready = 0, started = 0;
+    if (alb_loop_init(&c->loop) < 0) {
+        fprintf(stderr, "alb: epoll: %s\n", strerror(errno));
+        goto out_pub;
+    }
+    alb_timer_init(&c->debounce, on_debounce);
+    if (load_and_publish(c) < 0)
+        goto out_loop; /* the reason was logged */
+    c->workers = calloc(o->workers, sizeof(*c->workers));
+    if (!c->workers) {
         fprintf(stderr, "alb: out of memory\n");
-        alb_config_free(cfg);
-        return 1;
+        goto out_loop;
     }
-    unsigned ready = 0;
-    int rc = 0;
+    c->worker_cnt = o->workers;
     for (; ready < o->workers; ready++) {
-        if (alb_worker_init(&workers[ready], ready, o->workers, cfg, o->drain_timeout_ms, err, sizeof(err)) < 0) {
+        if (alb_worker_init(&c->workers[ready], ready, o->workers, &c->pub, o->drain_timeout_ms, err, sizeof(err)) <
+            0) {
             fprintf(stderr, "alb: %s\n", err);
-            alb_worker_deinit(&workers[ready]);
-            rc = 1;
-            break;
+            alb_worker_deinit(&c->workers[ready]);
+            goto out_workers;
         }
     }
-    unsigned started = 0;
-    for (; rc == 0 && started < ready; started++) {
-        if (alb_worker_start(&workers[started]) < 0) {
+    if (strcmp(o->admin, "off") != 0) {
+        int fd = open_admin_socket(o->admin, err, sizeof(err));
+        if (fd < 0) {
+            fprintf(stderr, "alb: %s\n", err);
+            goto out_workers;
+        }
+        struct alb_admin_handlers h = {c, admin_is_ready, admin_config_json, admin_metrics};
+        if (alb_admin_start(&c->admin, &c->loop, fd, &h) < 0) {
+            close(fd);
+            fprintf(stderr, "alb: admin: %s\n", strerror(errno));
+            goto out_workers;
+        }
+    }
+    c->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    c->sig.fn = on_signal;
+    if (c->sig.fd == -1 || alb_loop_add(&c->loop, &c->sig, EPOLLIN) < 0) {
+        fprintf(stderr, "alb: signalfd: %s\n", strerror(errno));
+        goto out_workers;
+    }
+    if (watch_config(c) < 0)
+        alb_log_warn("action=\"watching %s\": %s; changes apply on SIGHUP only", o->config_path, strerror(errno));
+    for (; started < ready; started++) {
+        if (alb_worker_start(&c->workers[started]) < 0) {
             fprintf(stderr, "alb: cannot start worker thread\n");
-            rc = 1;
-            break;
+            goto out_stop;
         }
     }
-    if (rc == 0) {
-        alb_log_info("alb %s serving %zu listeners with %u workers (pid %d)", ALB_VERSION, cfg->listener_cnt,
-                     o->workers, (int)getpid());
-        for (;;) {
-            int sig;
-            if (sigwait(&set, &sig) != 0)
-                continue;
-            if (sig == SIGHUP) {
-                alb_log_info("SIGHUP ignored: configuration changes are applied live by the routing-engine issue");
-                continue;
-            }
-            alb_log_info("signal %d: draining (timeout %u ms)", sig, o->drain_timeout_ms);
+    alb_log_info("alb %s serving %zu listeners with %u workers, admin %s (pid %d)", ALB_VERSION,
+                 c->pub.current->listener_cnt, o->workers, o->admin, (int)getpid());
+    while (!c->stopping) {
+        if (alb_loop_run_once(&c->loop, -1) < 0)
             break;
-        }
     }
+    rc = 0;
+out_stop:
     for (unsigned i = 0; i < started; i++)
-        alb_worker_request_stop(&workers[i]);
+        alb_worker_request_stop(&c->workers[i]);
     for (unsigned i = 0; i < started; i++)
-        alb_worker_join(&workers[i]);
+        alb_worker_join(&c->workers[i]);
+out_workers:
     for (unsigned i = 0; i < ready; i++)
-        alb_worker_deinit(&workers[i]);
-    free(workers);
-    alb_config_free(cfg);
+        alb_worker_deinit(&c->workers[i]);
+    free(c->workers);
+    alb_admin_stop(&c->admin);
+    if (c->sig.fd != -1)
+        close(c->sig.fd);
+    if (c->ino.fd != -1)
+        close(c->ino.fd);
+out_loop:
+    alb_loop_deinit(&c->loop);
+out_pub:
+    alb_publisher_deinit(&c->pub);
     if (rc == 0)
         alb_log_info("stopped");
     return rc;

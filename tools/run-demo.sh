@@ -22,6 +22,7 @@ ALB demo: listening on http://127.0.0.1:8080 (config: examples/demo/alb.json)
   curl -i http://127.0.0.1:8080/api/users             # the "api" backend
   curl -i -H 'Host: api.example.com' http://127.0.0.1:8080/x
   curl -s http://127.0.0.1:8080/echo | python3 -m json.tool   # what the backend saw
+  curl -s http://127.0.0.1:10254/config                # the serving config; edit examples/demo/alb.json and see it change
 Press Ctrl-C to stop.
 
 MSG

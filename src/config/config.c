@@ -6,6 +6,8 @@
  */
 #include "config/config.h"
 
+#include "core/addr.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -143,27 +145,6 @@ static json_t *get_array(struct ctx *c, json_t *obj, const char *key, bool requi
     return v;
 }
 
-/* Parses a numeric IPv4 or IPv6 address and a port into *ss. */
-static bool make_sockaddr(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(port);
-        *len = sizeof(*in4);
-        return true;
-    }
-    if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        *len = sizeof(*in6);
-        return true;
-    }
-    return false;
-}
-
 static char *xstrdup(const char *s)
 {
     char *d = strdup(s);
@@ -204,12 +185,14 @@ static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
     ep->weight = 1;
     if (get_u32(c, o, "weight", 0, ALB_MAX_WEIGHT, &ep->weight) < 0)
         return -1;
-    if (!make_sockaddr(addr, (uint16_t)port, &ep->addr, &ep->addr_len)) {
+    if (!alb_addr_parse(addr, (uint16_t)port, &ep->addr, &ep->addr_len)) {
         size_t n = push_key(c, "address");
         failf(c, "expected a numeric IPv4 or IPv6 address, got \"%.64s\"", addr);
         pop(c, n);
         return -1;
     }
+    ep->address = xstrdup(addr);
+    ep->port = (uint16_t)port;
     if (ep->addr.ss_family == AF_INET6)
         snprintf(ep->text, sizeof(ep->text), "[%s]:%u", addr, (unsigned)port);
     else
@@ -416,10 +399,11 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
     }
     if (!addr)
         addr = c->default_address ? c->default_address : "0.0.0.0";
-    if (!make_sockaddr(addr, l->port, &l->addr, &l->addr_len)) {
+    if (!alb_addr_parse(addr, l->port, &l->addr, &l->addr_len)) {
         size_t n = push_key(c, "address");
         return failf(c, "expected a numeric IPv4 or IPv6 address, got \"%.64s\"", addr), pop(c, n), -1;
     }
+    l->address = xstrdup(addr);
     char defname[32];
     snprintf(defname, sizeof(defname), "http-%u", (unsigned)l->port);
     l->name = xstrdup(name ? name : defname);
@@ -463,7 +447,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
     return 0;
 }
 
-static bool same_bind(const struct alb_listener_cfg *a, const struct alb_listener_cfg *b)
+bool alb_listener_same_bind(const struct alb_listener_cfg *a, const struct alb_listener_cfg *b)
 {
     return a->port == b->port && a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
 }
@@ -509,7 +493,7 @@ static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
         if (parse_listener(c, cfg, json_array_get(listeners, i), &cfg->listeners[i]) < 0)
             return -1;
         for (size_t j = 0; j < i; j++)
-            if (same_bind(&cfg->listeners[j], &cfg->listeners[i]))
+            if (alb_listener_same_bind(&cfg->listeners[j], &cfg->listeners[i]))
                 return failf(c, "listener on the same address and port as listeners[%zu]", j);
         pop(c, k);
     }
@@ -528,6 +512,7 @@ struct alb_config *alb_config_parse(const char *text, size_t len, const char *de
         return NULL;
     }
     struct alb_config *cfg = xcalloc(1, sizeof(*cfg));
+    atomic_init(&cfg->refcnt, 1);
     int rc = parse_root(&c, root, cfg);
     json_decref(root);
     if (rc < 0) {
@@ -598,12 +583,68 @@ void alb_config_free(struct alb_config *c)
         }
         free(l->rules);
         free(l->name);
+        free(l->address);
     }
     free(c->listeners);
     for (size_t i = 0; i < c->backend_cnt; i++) {
+        for (size_t j = 0; j < c->backends[i].ep_cnt; j++)
+            free(c->backends[i].eps[j].address);
         free(c->backends[i].name);
         free(c->backends[i].eps);
     }
     free(c->backends);
     free(c);
+}
+
+/* ---- serialisation -------------------------------------------------------- */
+
+/* json_pack's "s" needs valid UTF-8; every string here was read from JSON
+ * or validated as ASCII, so it is. Allocation failures surface as NULL. */
+static json_t *listener_to_json(const struct alb_listener_cfg *l)
+{
+    json_t *rules = json_array();
+    for (size_t i = 0; rules && i < l->rule_cnt; i++) {
+        const struct alb_rule *r = &l->rules[i];
+        json_t *hosts = json_array();
+        for (size_t h = 0; hosts && h < r->host_cnt; h++)
+            json_array_append_new(hosts, json_string(r->hosts[h]));
+        json_array_append_new(
+            rules, json_pack("{s:{s:o,s:{s:s,s:s}},s:[{s:s,s:s}]}", "match", "hosts", hosts, "path", "type",
+                             r->path_match == ALB_PATH_EXACT ? "Exact" : "Prefix", "value", r->path, "actions",
+                             "type", "forward", "backend", r->backend->name));
+    }
+    return json_pack("{s:s,s:s,s:i,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I},s:o}", "name", l->name, "address", l->address,
+                     "port", (int)l->port, "protocol", "HTTP", "timeouts", "client_header_ms",
+                     (json_int_t)l->client_header_timeout_ms, "idle_ms", (json_int_t)l->idle_timeout_ms,
+                     "tunnel_idle_ms", (json_int_t)l->tunnel_idle_timeout_ms, "limits", "max_body_bytes",
+                     (json_int_t)l->max_body_bytes, "max_connections", (json_int_t)l->max_connections, "rules",
+                     rules);
+}
+
+static json_t *backend_to_json(const struct alb_backend *b)
+{
+    json_t *eps = json_array();
+    for (size_t i = 0; eps && i < b->ep_cnt; i++)
+        json_array_append_new(eps, json_pack("{s:s,s:i,s:i}", "address", b->eps[i].address, "port",
+                                             (int)b->eps[i].port,
+                                             "weight", (int)b->eps[i].weight));
+    return json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", "http", "algorithm",
+                     "round_robin", "timeouts", "connect_ms", (json_int_t)b->connect_timeout_ms, "response_ms",
+                     (json_int_t)b->response_timeout_ms, "endpoints", eps);
+}
+
+char *alb_config_to_json(const struct alb_config *c)
+{
+    json_t *listeners = json_array(), *backends = json_array();
+    for (size_t i = 0; listeners && i < c->listener_cnt; i++)
+        json_array_append_new(listeners, listener_to_json(&c->listeners[i]));
+    for (size_t i = 0; backends && i < c->backend_cnt; i++)
+        json_array_append_new(backends, backend_to_json(&c->backends[i]));
+    json_t *root = json_pack("{s:i,s:I,s:o,s:o}", "version", ALB_CONFIG_VERSION, "generation",
+                             (json_int_t)c->generation, "listeners", listeners, "backends", backends);
+    if (!root)
+        return NULL;
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
 }

@@ -11,6 +11,7 @@
 #define ALB_CONFIG_CONFIG_H
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,8 @@
 enum alb_path_match { ALB_PATH_PREFIX, ALB_PATH_EXACT };
 
 struct alb_endpoint {
+    char *address;   /* owned; the numeric address as configured */
+    uint16_t port;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     char text[64];   /* "ip:port" or "[ip6]:port", for logs and pool keys */
@@ -57,6 +60,7 @@ struct alb_rule {
 
 struct alb_listener_cfg {
     char *name;                  /* owned */
+    char *address;               /* owned; the numeric address as configured */
     struct sockaddr_storage addr;
     socklen_t addr_len;
     uint16_t port;
@@ -70,6 +74,8 @@ struct alb_listener_cfg {
 };
 
 struct alb_config {
+    atomic_uint refcnt;                 /* see config/publish.h */
+    uint64_t generation;                /* set when published */
     struct alb_listener_cfg *listeners; /* owned array */
     size_t listener_cnt;
     struct alb_backend *backends;       /* owned array */
@@ -90,6 +96,18 @@ struct alb_config *alb_config_parse(const char *text, size_t len, const char *de
 struct alb_config *alb_config_load_file(const char *path, const char *default_address, char *err,
                                         size_t err_len);
 
+/* alb_config_free() : frees a snapshot nobody references (see
+ * alb_config_unref() for shared ones). */
 void alb_config_free(struct alb_config *c);
+
+/* alb_config_to_json() : the snapshot in the format alb_config_parse()
+ * reads, with every default made explicit, plus "generation". Keys in a
+ * stable order. Returns a malloc'd NUL-terminated string, or NULL when out
+ * of memory. Any thread holding a reference. */
+char *alb_config_to_json(const struct alb_config *c);
+
+/* alb_listener_same_bind() : true when two listeners bind the same address
+ * and port (the stable identity of a listener across snapshots). */
+bool alb_listener_same_bind(const struct alb_listener_cfg *a, const struct alb_listener_cfg *b);
 
 #endif

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int alb_sock_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog)
+/* A socket bound to <addr> with the listener options, or -errno. */
+static int bound_socket(const struct sockaddr *addr, socklen_t addr_len)
 {
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
@@ -19,13 +20,35 @@ int alb_sock_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog
         goto fail;
     if (addr->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
         goto fail;
-    if (bind(fd, addr, addr_len) == -1 || listen(fd, backlog) == -1)
+    if (bind(fd, addr, addr_len) == -1)
         goto fail;
     return fd;
 fail:;
     int err = errno;
     close(fd);
     return -err;
+}
+
+int alb_sock_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog)
+{
+    int fd = bound_socket(addr, addr_len);
+    if (fd < 0)
+        return fd;
+    if (listen(fd, backlog) == -1) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int alb_sock_probe_bind(const struct sockaddr *addr, socklen_t addr_len)
+{
+    int fd = bound_socket(addr, addr_len);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
 }
 
 int alb_sock_connect(const struct sockaddr *addr, socklen_t addr_len)

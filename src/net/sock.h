@@ -12,6 +12,11 @@
  * Returns the fd, or -errno. */
 int alb_sock_listen(const struct sockaddr *addr, socklen_t addr_len, int backlog);
 
+/* alb_sock_probe_bind() : whether a listener on <addr> could be bound now,
+ * by binding (with the same options, without listening) and closing at once.
+ * Returns 0 or -errno (-EADDRINUSE when another process holds the port). */
+int alb_sock_probe_bind(const struct sockaddr *addr, socklen_t addr_len);
+
 /* alb_sock_connect() : starts a non-blocking connect to <addr>. Returns the
  * fd (connected or in progress: completion shows as writability, and
  * alb_sock_error() then tells the outcome), or -errno. */

@@ -96,8 +96,11 @@ struct alb_client {
     struct alb_buf *uphead; /* owned: rewritten request head, kept for one retry */
     uint32_t uphead_len;
     struct alb_upstream *up; /* owned while attached */
-    const struct alb_backend *backend;   /* borrowed from the config */
-    const struct alb_endpoint *endpoint; /* borrowed from the config */
+    struct alb_listener_stats *stats;    /* borrowed from the worker, fixed at accept */
+    struct alb_snap_hold *hold;          /* one user while a request is routed: the
+                                            snapshot backend and endpoint belong to */
+    const struct alb_backend *backend;   /* borrowed from hold's config */
+    const struct alb_endpoint *endpoint; /* borrowed from hold's config */
     uint64_t id;
     uint32_t flags;
     uint8_t state;      /* enum sess_state */
@@ -155,7 +158,12 @@ static void close_client(struct alb_client *c)
     if (c->next)
         c->next->prev = c->prev;
     w->client_cnt--;
-    c->lst->conn_cnt--;
+    if (c->hold) {
+        alb_worker_hold_release(w, c->hold);
+        c->hold = NULL;
+    }
+    atomic_fetch_sub_explicit(&c->stats->active, 1, memory_order_relaxed);
+    alb__worker_listener_conn_closed(c->lst); /* may free a retired listener */
     alb_loop_defer(&w->loop, &c->defer, free_client);
 }
 
@@ -241,6 +249,13 @@ static const char *reason_of(int status)
     }
 }
 
+static void count_response(struct alb_client *c, int status)
+{
+    int cls = status / 100 - 1;
+    if (cls >= 0 && cls < ALB_STATUS_CLASSES)
+        alb_stat_add(&c->stats->requests[cls], 1);
+}
+
 /* ensure_out() : c->out, taken from the pool if needed; NULL when memory is
  * exhausted. */
 static struct alb_buf *ensure_out(struct alb_client *c)
@@ -274,6 +289,7 @@ static void local_reply(struct alb_client *c, int status, bool close)
         c->flags |= C_CLOSE_AFTER;
     c->state = S_ACTIVE;
     c->resp_phase = R_LOCAL;
+    count_response(c, status);
     if (!ensure_out(c)) {
         close_client(c);
         return;
@@ -322,10 +338,16 @@ static size_t route_host(struct alb_str auth, char *out, size_t cap)
     return n;
 }
 
-static const struct alb_endpoint *pick_endpoint(struct alb_worker *w, const struct alb_backend *b)
+/* Round robin over the endpoints with a weight. The positions belong to the
+ * worker's current snapshot; a request routed with an older one (a
+ * connection on a listener that was removed) starts at a random place. */
+static const struct alb_endpoint *pick_endpoint(struct alb_client *c, const struct alb_backend *b)
 {
+    struct alb_worker *w = c->w;
+    uint32_t scratch = (uint32_t)alb_worker_random(w);
+    uint32_t *pos = c->hold == w->cur ? &w->rr_next[b->index] : &scratch;
     for (size_t i = 0; i < b->ep_cnt; i++) {
-        size_t idx = w->rr_next[b->index]++ % b->ep_cnt;
+        size_t idx = (*pos)++ % b->ep_cnt;
         if (b->eps[idx].weight > 0)
             return &b->eps[idx];
     }
@@ -603,6 +625,9 @@ static bool connect_upstream(struct alb_client *c, bool allow_pooled)
 static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
 {
     const struct alb_listener_cfg *lc = c->lst->cfg;
+    /* The request keeps the snapshot it is routed with until it ends, even
+     * if a newer one is adopted meanwhile. */
+    c->hold = alb_worker_hold_use(c->lst->hold);
     c->state = S_ACTIVE;
     c->flags &= ~C_HEAD_TIMING;
     c->method_id = (uint8_t)m->method_id;
@@ -653,7 +678,7 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
         return;
     }
     c->backend = rule->backend;
-    c->endpoint = pick_endpoint(c->w, c->backend);
+    c->endpoint = pick_endpoint(c, c->backend);
     if (!c->endpoint) {
         alb_buf_consume(c->side.in, head_len);
         local_reply(c, 503, false);
@@ -758,6 +783,7 @@ static bool on_response_head(struct alb_client *c)
         return true;
     }
 
+    count_response(c, m->status);
     if (!alb_h1_response_has_body(m, (enum alb_h1_method)c->method_id)) {
         body_init(&c->resp, B_NONE, 0);
     } else if (m->flags & ALB_H1_F_CHUNKED) {
@@ -781,7 +807,7 @@ static bool on_response_head(struct alb_client *c)
     if ((m->flags & ALB_H1_F_CONN_CLOSE) || (m->minor == 0 && !(m->flags & ALB_H1_F_CONN_KEEPALIVE)))
         up->flags |= ALB_UP_NO_REUSE;
     /* A request body still unsent when the answer comes cannot be resynced. */
-    if (!c->req.done || c->w->draining)
+    if (!c->req.done || c->w->draining || c->lst->retired)
         c->flags |= C_CLOSE_AFTER;
     if (!build_response_head(c, m, c->out)) {
         up->flags |= ALB_UP_NO_REUSE;
@@ -817,7 +843,11 @@ static void finish_request(struct alb_client *c)
         c->up = NULL;
     }
     release_uphead(c);
-    if ((c->flags & C_CLOSE_AFTER) || !c->req.done || c->w->draining) {
+    if (c->hold) {
+        alb_worker_hold_release(c->w, c->hold);
+        c->hold = NULL;
+    }
+    if ((c->flags & C_CLOSE_AFTER) || !c->req.done || c->w->draining || c->lst->retired) {
         start_linger(c);
         return;
     }
@@ -1160,6 +1190,8 @@ void alb_session_accept(struct alb_wlistener *l, int fd, const struct sockaddr *
     w->clients = c;
     w->client_cnt++;
     l->conn_cnt++;
+    c->stats = l->stats;
+    atomic_fetch_add_explicit(&c->stats->active, 1, memory_order_relaxed);
     /* A new connection must send its head within the header timeout. */
     c->flags |= C_HEAD_TIMING;
     set_timer(c, l->cfg->client_header_timeout_ms);
@@ -1175,6 +1207,21 @@ void alb_session_drain(struct alb_worker *w)
             close_client(c);
         else
             c->flags |= C_CLOSE_AFTER;
+        c = next;
+    }
+}
+
+void alb_session_listener_retired(struct alb_worker *w, struct alb_wlistener *l)
+{
+    struct alb_client *c = w->clients;
+    while (c) {
+        struct alb_client *next = c->next;
+        if (c->lst == l) {
+            if (c->state == S_IDLE && (!c->side.in || alb_buf_is_empty(c->side.in)))
+                close_client(c);
+            else
+                c->flags |= C_CLOSE_AFTER;
+        }
         c = next;
     }
 }

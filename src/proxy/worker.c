@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config/publish.h"
 #include "core/log.h"
 #include "net/sock.h"
 #include "proxy/session.h"
@@ -50,16 +51,184 @@ static void on_accept(struct alb_io *io, uint32_t events)
     epoll_ctl(l->w->loop.epfd, EPOLL_CTL_MOD, io->fd, &ev);
 }
 
+
+/* ---- snapshot holds ---------------------------------------------------------- */
+
+void alb_worker_hold_release(struct alb_worker *w, struct alb_snap_hold *h)
+{
+    if (--h->users)
+        return;
+    struct alb_snap_hold **pp = &w->holds;
+    while (*pp != h)
+        pp = &(*pp)->next;
+    *pp = h->next;
+    alb_config_unref(h->cfg);
+    free(h);
+}
+
+static struct alb_listener_stats *stats_for(struct alb_worker *w, const char *name)
+{
+    size_t cnt = atomic_load_explicit(&w->stats_cnt, memory_order_relaxed);
+    for (size_t i = 0; i < cnt; i++)
+        if (strcmp(w->stats[i].name, name) == 0)
+            return &w->stats[i];
+    if (cnt == ALB_MAX_LISTENER_STATS)
+        return &w->stats[cnt - 1]; /* shared overflow bucket: counted, not named right */
+    snprintf(w->stats[cnt].name, sizeof(w->stats[cnt].name), "%s", name);
+    /* release: the name is complete before a reader sees the entry */
+    atomic_store_explicit(&w->stats_cnt, cnt + 1, memory_order_release);
+    return &w->stats[cnt];
+}
+
+/* ---- listeners ------------------------------------------------------------- */
+
+static void free_listener(struct alb_worker *w, struct alb_wlistener *l)
+{
+    struct alb_wlistener **pp = &w->listeners;
+    while (*pp != l)
+        pp = &(*pp)->next;
+    *pp = l->next;
+    if (l->io.fd != -1)
+        close(l->io.fd);
+    alb_worker_hold_release(w, l->hold);
+    free(l);
+}
+
+static void retire_listener(struct alb_worker *w, struct alb_wlistener *l)
+{
+    if (l->io.fd != -1) {
+        close(l->io.fd); /* closing removes it from epoll */
+        l->io.fd = -1;
+    }
+    l->retired = true;
+    if (l->conn_cnt == 0)
+        free_listener(w, l);
+    else
+        alb_session_listener_retired(w, l);
+}
+
+void alb__worker_listener_conn_closed(struct alb_wlistener *l)
+{
+    l->conn_cnt--;
+    if (l->retired && l->conn_cnt == 0)
+        free_listener(l->w, l);
+}
+
+static int open_listener(struct alb_worker *w, const struct alb_listener_cfg *lc, struct alb_snap_hold *h, char *err,
+                         size_t err_len)
+{
+    struct alb_wlistener *l = calloc(1, sizeof(*l));
+    if (!l) {
+        snprintf(err, err_len, "listener %s: out of memory", lc->name);
+        return -ENOMEM;
+    }
+    int fd = alb_sock_listen((const struct sockaddr *)&lc->addr, lc->addr_len, LISTEN_BACKLOG);
+    if (fd < 0) {
+        snprintf(err, err_len, "listener %s (%s port %u): %s", lc->name, lc->address, (unsigned)lc->port,
+                 strerror(-fd));
+        free(l);
+        return fd;
+    }
+    l->io.fd = fd;
+    l->io.fn = on_accept;
+    l->w = w;
+    l->cfg = lc;
+    l->hold = alb_worker_hold_use(h);
+    l->stats = stats_for(w, lc->name);
+    l->max_conn = (lc->max_connections + w->worker_cnt - 1) / w->worker_cnt;
+    l->matched = true;
+    l->next = w->listeners;
+    w->listeners = l;
+    int rc = alb_loop_add(&w->loop, &l->io, EPOLLIN);
+    if (rc < 0) {
+        snprintf(err, err_len, "listener %s: epoll: %s", lc->name, strerror(-rc));
+        free_listener(w, l);
+        return rc;
+    }
+    return 0;
+}
+
+/* adopt() : makes the published snapshot this worker's current one.
+ * Listeners are matched to the new config by address and port: a listener
+ * that stays keeps its socket (no connection notices), a new one is bound,
+ * a removed one stops accepting and lives on until its last connection
+ * ends. Requests in flight keep the snapshot they were routed with.
+ * Returns 0, or -errno when a new listener could not be bound (err[] says
+ * which; the rest of the snapshot is adopted all the same). */
+static int adopt(struct alb_worker *w, char *err, size_t err_len)
+{
+    uint64_t gen;
+    struct alb_config *cfg = alb_publisher_acquire(w->pub, &gen);
+    if (!cfg || gen == w->gen) {
+        alb_config_unref(cfg);
+        return 0;
+    }
+    struct alb_snap_hold *h = calloc(1, sizeof(*h));
+    uint32_t *rr = calloc(cfg->backend_cnt ? cfg->backend_cnt : 1, sizeof(*rr));
+    if (!h || !rr) {
+        free(h);
+        free(rr);
+        alb_config_unref(cfg);
+        snprintf(err, err_len, "worker %u: out of memory adopting generation %llu", w->id, (unsigned long long)gen);
+        return -ENOMEM;
+    }
+    h->cfg = cfg;
+    h->next = w->holds;
+    w->holds = h;
+    alb_worker_hold_use(h); /* the worker's own use as current */
+    for (size_t i = 0; i < cfg->backend_cnt; i++)
+        rr[i] = (uint32_t)(alb_worker_random(w) % (cfg->backends[i].ep_cnt ? cfg->backends[i].ep_cnt : 1));
+    free(w->rr_next);
+    w->rr_next = rr;
+
+    for (struct alb_wlistener *l = w->listeners; l; l = l->next)
+        l->matched = false;
+    int rc = 0;
+    for (size_t i = 0; i < cfg->listener_cnt; i++) {
+        const struct alb_listener_cfg *lc = &cfg->listeners[i];
+        struct alb_wlistener *l = w->listeners;
+        while (l && (l->retired || l->matched || !alb_listener_same_bind(l->cfg, lc)))
+            l = l->next;
+        if (l) {
+            struct alb_snap_hold *old = l->hold;
+            l->hold = alb_worker_hold_use(h);
+            l->cfg = lc;
+            l->stats = stats_for(w, lc->name);
+            l->max_conn = (lc->max_connections + w->worker_cnt - 1) / w->worker_cnt;
+            l->matched = true;
+            alb_worker_hold_release(w, old);
+        } else if (!w->draining) {
+            int r = open_listener(w, lc, h, err, err_len);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+    }
+    struct alb_wlistener *l = w->listeners;
+    while (l) {
+        struct alb_wlistener *next = l->next;
+        if (!l->matched && !l->retired)
+            retire_listener(w, l);
+        l = next;
+    }
+    struct alb_snap_hold *old = w->cur;
+    w->cur = h;
+    w->gen = gen;
+    if (old)
+        alb_worker_hold_release(w, old);
+    atomic_store_explicit(&w->adopted_gen, gen, memory_order_release);
+    return rc;
+}
+
 static void start_drain(struct alb_worker *w)
 {
     if (w->draining)
         return;
     w->draining = true;
     w->drain_deadline_ms = w->loop.now_ms + w->drain_timeout_ms;
-    for (size_t i = 0; i < w->listener_cnt; i++) {
-        if (w->listeners[i].io.fd != -1) {
-            close(w->listeners[i].io.fd);
-            w->listeners[i].io.fd = -1;
+    for (struct alb_wlistener *l = w->listeners; l; l = l->next) {
+        if (l->io.fd != -1) {
+            close(l->io.fd);
+            l->io.fd = -1;
         }
     }
     alb_session_drain(w);
@@ -79,7 +248,13 @@ static void on_wake(struct alb_io *io, uint32_t events)
 static void *worker_main(void *arg)
 {
     struct alb_worker *w = arg;
+    char err[256];
     for (;;) {
+        /* One relaxed load per turn: a new snapshot is adopted before this
+         * turn's events are handled. */
+        if (alb_publisher_generation(w->pub) != w->gen && adopt(w, err, sizeof(err)) < 0)
+            alb_log_error("worker=%u action=\"adopting config generation %llu\": %s", w->id,
+                          (unsigned long long)alb_publisher_generation(w->pub), err);
         int wait_ms = -1;
         if (w->draining) {
             if (w->client_cnt == 0)
@@ -163,15 +338,19 @@ struct alb_upool *alb_worker_pool_of(struct alb_worker *w, const char *key)
     return p;
 }
 
-int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, const struct alb_config *cfg,
+
+int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, struct alb_publisher *pub,
                     uint32_t drain_timeout_ms, char *err, size_t err_len)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
-    w->cfg = cfg;
+    w->worker_cnt = worker_cnt;
+    w->pub = pub;
     w->drain_timeout_ms = drain_timeout_ms;
     w->wake.fd = -1;
     atomic_init(&w->stop_requested, false);
+    atomic_init(&w->adopted_gen, 0);
+    atomic_init(&w->stats_cnt, 0);
     alb_bufpool_init(&w->bufs, 1024);
     int rc = alb_loop_init(&w->loop);
     if (rc < 0) {
@@ -182,35 +361,10 @@ int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, cons
         w->rng[0] = 0x9e3779b97f4a7c15ull ^ (uint64_t)id;
         w->rng[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
     }
-    w->rr_next = calloc(cfg->backend_cnt ? cfg->backend_cnt : 1, sizeof(*w->rr_next));
-    w->listeners = calloc(cfg->listener_cnt ? cfg->listener_cnt : 1, sizeof(*w->listeners));
-    if (!w->rr_next || !w->listeners) {
+    w->stats = calloc(ALB_MAX_LISTENER_STATS, sizeof(*w->stats));
+    if (!w->stats) {
         snprintf(err, err_len, "worker %u: out of memory", id);
         return -ENOMEM;
-    }
-    for (size_t i = 0; i < cfg->backend_cnt; i++)
-        w->rr_next[i] = (uint32_t)(alb_worker_random(w) % (cfg->backends[i].ep_cnt ? cfg->backends[i].ep_cnt : 1));
-    w->listener_cnt = cfg->listener_cnt;
-    for (size_t i = 0; i < cfg->listener_cnt; i++)
-        w->listeners[i].io.fd = -1;
-    for (size_t i = 0; i < cfg->listener_cnt; i++) {
-        const struct alb_listener_cfg *lc = &cfg->listeners[i];
-        struct alb_wlistener *l = &w->listeners[i];
-        l->w = w;
-        l->cfg = lc;
-        l->max_conn = (lc->max_connections + worker_cnt - 1) / worker_cnt;
-        int fd = alb_sock_listen((const struct sockaddr *)&lc->addr, lc->addr_len, LISTEN_BACKLOG);
-        if (fd < 0) {
-            snprintf(err, err_len, "listener %s (port %u): %s", lc->name, (unsigned)lc->port, strerror(-fd));
-            return fd;
-        }
-        l->io.fd = fd;
-        l->io.fn = on_accept;
-        rc = alb_loop_add(&w->loop, &l->io, EPOLLIN);
-        if (rc < 0) {
-            snprintf(err, err_len, "listener %s: epoll: %s", lc->name, strerror(-rc));
-            return rc;
-        }
     }
     w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake.fd == -1) {
@@ -223,7 +377,7 @@ int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, cons
         snprintf(err, err_len, "worker %u: epoll: %s", id, strerror(-rc));
         return rc;
     }
-    return 0;
+    return adopt(w, err, err_len);
 }
 
 int alb_worker_start(struct alb_worker *w)
@@ -232,12 +386,17 @@ int alb_worker_start(struct alb_worker *w)
     return rc ? -rc : 0;
 }
 
+void alb_worker_wake(struct alb_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t n = write(w->wake.fd, &one, sizeof(one));
+    (void)n; /* the counter only saturates; the worker reads the state itself */
+}
+
 void alb_worker_request_stop(struct alb_worker *w)
 {
     atomic_store(&w->stop_requested, true);
-    uint64_t one = 1;
-    ssize_t n = write(w->wake.fd, &one, sizeof(one));
-    (void)n; /* the counter only saturates; the flag is what matters */
+    alb_worker_wake(w);
 }
 
 void alb_worker_join(struct alb_worker *w) { pthread_join(w->thread, NULL); }
@@ -256,11 +415,21 @@ void alb_worker_deinit(struct alb_worker *w)
     for (size_t i = 0; i < w->pool_cap; i++)
         free(w->pools[i]);
     free(w->pools);
-    for (size_t i = 0; i < w->listener_cnt; i++)
-        if (w->listeners[i].io.fd != -1)
-            close(w->listeners[i].io.fd);
-    free(w->listeners);
+    while (w->listeners)
+        free_listener(w, w->listeners);
+    if (w->cur) {
+        struct alb_snap_hold *cur = w->cur;
+        w->cur = NULL;
+        alb_worker_hold_release(w, cur);
+    }
+    while (w->holds) { /* only if a count went wrong: never leak the config */
+        struct alb_snap_hold *h = w->holds;
+        w->holds = h->next;
+        alb_config_unref(h->cfg);
+        free(h);
+    }
     free(w->rr_next);
+    free(w->stats);
     if (w->wake.fd != -1)
         close(w->wake.fd);
     alb_bufpool_deinit(&w->bufs);

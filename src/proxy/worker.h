@@ -22,13 +22,42 @@
 struct alb_worker;
 struct alb_client;
 struct alb_upstream;
+struct alb_publisher;
+
+/* A snapshot this worker uses. The hold owns one reference to the snapshot;
+ * <users> counts, without atomics, what in this worker still points into it:
+ * the worker's current config, listeners, and requests routed with it. The
+ * last user gives the reference back (alb_worker_hold_release()). */
+struct alb_snap_hold {
+    struct alb_config *cfg; /* one reference, owned */
+    uint32_t users;
+    struct alb_snap_hold *next;
+};
+
+/* Counters of one listener (by name) in one worker. Written only by the
+ * worker, read by the control thread for /metrics: single-writer relaxed
+ * atomics, so no lock and no locked instruction on the request path.
+ * Entries are appended, never removed, so they outlive listener changes. */
+#define ALB_STATUS_CLASSES 5 /* 1xx .. 5xx */
+struct alb_listener_stats {
+    char name[64];
+    atomic_uint_fast64_t requests[ALB_STATUS_CLASSES];
+    atomic_int_fast64_t active; /* open client connections */
+};
+#define ALB_MAX_LISTENER_STATS 256
 
 struct alb_wlistener {
-    struct alb_io io;                   /* the listening socket */
+    struct alb_io io;                   /* the listening socket; fd -1 once retired */
     struct alb_worker *w;
-    const struct alb_listener_cfg *cfg; /* borrowed from the config */
+    const struct alb_listener_cfg *cfg; /* borrowed from hold->cfg */
+    struct alb_snap_hold *hold;         /* one user */
+    struct alb_listener_stats *stats;
+    struct alb_wlistener *next;
     uint32_t conn_cnt;                  /* open client connections of this worker */
     uint32_t max_conn;                  /* this worker's share of max_connections */
+    bool retired;                       /* gone from the current config: accepts nothing,
+                                           freed when its last connection closes */
+    bool matched;                       /* scratch, during adoption */
 };
 
 /* Idle keep-alive connections to one endpoint, keyed by its address text so
@@ -47,32 +76,39 @@ struct alb_upool {
 
 struct alb_worker {
     unsigned id;
+    unsigned worker_cnt;
     pthread_t thread;
     struct alb_loop loop;
     struct alb_bufpool bufs;
-    const struct alb_config *cfg; /* borrowed; outlives the worker */
-    struct alb_wlistener *listeners; /* owned array, one per config listener */
-    size_t listener_cnt;
-    struct alb_io wake;           /* eventfd the main thread writes to */
-    atomic_bool stop_requested;   /* written by the main thread */
+    struct alb_publisher *pub;    /* borrowed; outlives the worker */
+    uint64_t gen;                 /* generation of cur */
+    atomic_uint_fast64_t adopted_gen; /* gen, for the control thread */
+    struct alb_snap_hold *cur;    /* the config new connections and requests use */
+    struct alb_snap_hold *holds;  /* owned list of every hold */
+    struct alb_wlistener *listeners; /* owned list, retired ones included */
+    struct alb_listener_stats *stats; /* owned array of ALB_MAX_LISTENER_STATS */
+    atomic_size_t stats_cnt;
+    struct alb_io wake;           /* eventfd the control thread writes to */
+    atomic_bool stop_requested;   /* written by the control thread */
     bool draining;
     uint32_t drain_timeout_ms;
     uint64_t drain_deadline_ms;
-    struct alb_client *clients;   /* open client connections (list heads are borrowed by the loop) */
+    struct alb_client *clients;   /* open client connections */
     size_t client_cnt;
     struct alb_upool **pools;     /* owned open-addressed table of owned pools */
     size_t pool_cap;
     size_t pool_cnt;
-    uint32_t *rr_next;            /* owned; round-robin position per backend index */
-    uint64_t rng[2];              /* xorshift128+ for request ids */
+    uint32_t *rr_next;            /* owned; round-robin position per backend of cur */
+    uint64_t rng[2];              /* xoroshiro128+ for request ids */
     uint64_t next_conn_id;
     struct alb_http_date date;
     struct alb_h1_msg msg;        /* scratch parse result, used within one call */
 };
 
-/* alb_worker_init() : prepares worker <id> for <cfg> and binds its listening
- * sockets. Returns 0, or -errno with err[] naming the listener. Main thread. */
-int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, const struct alb_config *cfg,
+/* alb_worker_init() : prepares worker <id>, adopts the published config and
+ * binds its listening sockets. Returns 0, or -errno with err[] naming the
+ * listener. Control thread, before alb_worker_start(). */
+int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, struct alb_publisher *pub,
                     uint32_t drain_timeout_ms, char *err, size_t err_len);
 /* alb_worker_start() : runs the worker's loop in a new thread. 0 or -errno. */
 int alb_worker_start(struct alb_worker *w);
@@ -81,6 +117,27 @@ int alb_worker_start(struct alb_worker *w);
  * Async-signal-unsafe; any thread. */
 void alb_worker_request_stop(struct alb_worker *w);
 void alb_worker_join(struct alb_worker *w);
+
+/* alb_worker_wake() : makes the worker look at the publisher now (after a
+ * publish). Any thread. */
+void alb_worker_wake(struct alb_worker *w);
+
+/* alb_worker_hold_release() : one user of <h> is done; the last one gives
+ * the snapshot reference back. Worker thread. */
+void alb_worker_hold_release(struct alb_worker *w, struct alb_snap_hold *h);
+
+/* alb_worker_hold_use() : one more user of <h>. Worker thread. */
+static inline struct alb_snap_hold *alb_worker_hold_use(struct alb_snap_hold *h)
+{
+    h->users++;
+    return h;
+}
+
+/* alb_stat_add() : single-writer increment of a counter read elsewhere. */
+static inline void alb_stat_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
 void alb_worker_deinit(struct alb_worker *w);
 
 /* alb_worker_pool_of() : the pool for <key>, created on first use; NULL when

@@ -3,6 +3,7 @@
 ALB is the real binary (ALB_BIN, the sanitizer build under `make test`).
 Start-up is synchronised on its "serving" log line; on teardown it gets
 SIGTERM, must exit 0 and must not have printed a sanitizer report."""
+import http.client
 import json
 import os
 import signal
@@ -35,6 +36,7 @@ def free_port():
 class Alb:
     def __init__(self, tmp_path, config, binary=ALB_BIN, workers=2, extra_args=()):
         self.port = config["listeners"][0]["port"]
+        self.admin_port = free_port()
         self.config_path = tmp_path / "alb.json"
         self.config_path.write_text(json.dumps(config))
         self.log_path = tmp_path / "alb.log"
@@ -42,20 +44,60 @@ class Alb:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.proc = subprocess.Popen([binary, "serve", "--config", str(self.config_path), "--workers", str(workers),
-                                      "--drain-timeout-ms", "5000", *extra_args],
+                                      "--drain-timeout-ms", "5000", "--admin", f"127.0.0.1:{self.admin_port}",
+                                      *extra_args],
                                      stdout=self.log, stderr=self.log, env=env)
-        self.wait_log("serving")
+        self.wait_ready()
 
-    def wait_log(self, needle, timeout=10):
+    def admin_get(self, path, timeout=5):
+        """(status, body) of GET <path> on the admin API."""
+        c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=timeout)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def wait_ready(self, timeout=10):
+        """Start-up is done when /readyz answers 200: every worker serves."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self.log_path.read_text()
-            if needle in text:
-                return text
             if self.proc.poll() is not None:
-                raise RuntimeError(f"alb exited {self.proc.returncode}:\n{text}")
+                raise RuntimeError(f"alb exited {self.proc.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if self.admin_get("/readyz", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
             time.sleep(0.02)
-        raise TimeoutError(f"no '{needle}' in alb log:\n{self.log_path.read_text()}")
+        raise TimeoutError(f"alb not ready:\n{self.log_path.read_text()}")
+
+    def generation(self):
+        return json.loads(self.admin_get("/config")[1])["generation"]
+
+    def metrics(self):
+        """The /metrics samples as {name{labels}: value}."""
+        out = {}
+        for line in self.admin_get("/metrics")[1].decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
+
+    def adopted_generation(self):
+        """The oldest generation any worker still routes new requests with."""
+        m = self.metrics()
+        return min(int(v) for k, v in m.items() if k.startswith("alb_worker_config_generation"))
+
+    def wait_generation(self, gen, timeout=10):
+        """Waits until every worker has adopted generation <gen>."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.adopted_generation() >= gen:
+                return
+            time.sleep(0.005)
+        raise TimeoutError(f"generation {gen} not adopted:\n{self.log_path.read_text()[-3000:]}")
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
