@@ -36,6 +36,7 @@
 #include "net/sock.h"
 #include "proxy/metrics.h"
 #include "proxy/worker.h"
+#include "route/route.h"
 
 #ifndef ALB_VERSION
 #define ALB_VERSION "0.1.0-dev"
@@ -207,7 +208,7 @@ static int load_and_publish(struct control *c)
     char err[1024];
     double t0 = now_seconds();
     struct alb_config *cfg = alb_config_load_file(c->o->config_path, c->o->listen_address, err, sizeof(err));
-    if (cfg && check_new_listeners(c, cfg, err, sizeof(err)) < 0) {
+    if (cfg && (alb_route_compile(cfg, err, sizeof(err)) < 0 || check_new_listeners(c, cfg, err, sizeof(err)) < 0)) {
         alb_config_free(cfg);
         cfg = NULL;
     }
@@ -363,6 +364,11 @@ static int cmd_check(const struct options *o)
     struct alb_config *cfg = alb_config_load_file(o->config_path, o->listen_address, err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "alb: %s\n", err);
+        return 1;
+    }
+    if (alb_route_compile(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "alb: %s\n", err);
+        alb_config_free(cfg);
         return 1;
     }
     printf("%s: ok (%zu listeners, %zu backends)\n", o->config_path, cfg->listener_cnt, cfg->backend_cnt);

@@ -6,6 +6,7 @@
  */
 #include "config/config.h"
 
+#include "config/regex.h"
 #include "core/addr.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct ctx {
     char *err;
@@ -257,18 +259,21 @@ static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
     return 0;
 }
 
-/* A host as Ingress writes it: a DNS name, compared case-insensitively. */
+/* A host as Ingress writes it: a DNS name, compared case-insensitively, or
+ * "*." followed by one (a one-label wildcard). */
 static int parse_host(struct ctx *c, const char *h, char **out)
 {
     size_t len = strlen(h);
     if (len == 0 || len > 253)
         return failf(c, "expected a host name of 1 to 253 characters");
+    size_t from = (len > 2 && h[0] == '*' && h[1] == '.') ? 2 : 0;
     char *d = xstrdup(h);
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = from; i < len; i++) {
         unsigned char ch = (unsigned char)d[i];
         if (!(isalnum(ch) || ch == '-' || ch == '.')) {
             free(d);
-            return failf(c, "invalid character '%c' in host \"%.64s\"", isprint(ch) ? ch : '?', h);
+            return failf(c, "invalid character '%c' in host \"%.64s\" (a wildcard is \"*.\" and a domain)",
+                         isprint(ch) ? ch : '?', h);
         }
         d[i] = (char)tolower(ch);
     }
@@ -284,38 +289,425 @@ static struct alb_backend *find_backend(struct alb_config *cfg, const char *name
     return NULL;
 }
 
+/* Reads a required or optional array of strings; *out is owned (NULL-free). */
+static int get_strings(struct ctx *c, json_t *obj, const char *key, bool required, char ***out, size_t *cnt)
+{
+    int rc;
+    json_t *arr = get_array(c, obj, key, required, &rc);
+    *out = NULL;
+    *cnt = 0;
+    if (rc < 0 || !arr)
+        return rc;
+    size_t n = push_key(c, key);
+    *cnt = json_array_size(arr);
+    *out = xcalloc(*cnt, sizeof(char *));
+    for (size_t i = 0; i < *cnt; i++) {
+        json_t *v = json_array_get(arr, i);
+        size_t k = push_index(c, i);
+        if (!json_is_string(v))
+            return failf(c, "expected a string"), -1;
+        (*out)[i] = xstrdup(json_string_value(v));
+        pop(c, k);
+    }
+    pop(c, n);
+    return 0;
+}
+
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
+static bool parse_cidr(const char *text, struct alb_cidr *out)
+{
+    char ip[64];
+    const char *slash = strchr(text, '/');
+    size_t iplen = slash ? (size_t)(slash - text) : strlen(text);
+    if (iplen == 0 || iplen >= sizeof(ip))
+        return false;
+    memcpy(ip, text, iplen);
+    ip[iplen] = '\0';
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (!alb_addr_parse(ip, 0, &ss, &sl))
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->family = ss.ss_family;
+    size_t bytes = ss.ss_family == AF_INET ? 4 : 16;
+    memcpy(out->addr, ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+                                               : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, bytes);
+    unsigned long plen = bytes * 8;
+    if (slash) {
+        char *end;
+        if (!isdigit((unsigned char)slash[1]))
+            return false;
+        plen = strtoul(slash + 1, &end, 10);
+        if (*end || plen > bytes * 8)
+            return false;
+    }
+    out->prefix_len = (uint8_t)plen;
+    for (size_t bit = plen; bit < bytes * 8; bit++)
+        out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+    return true;
+}
+
+static bool is_token_text(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+/* Field values ALB writes into messages: no control characters. */
+static bool is_field_value_text(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static int parse_condition(struct ctx *c, json_t *o, struct alb_condition *cd)
+{
+    static const char *const fields[] = {"type", "name", "values", "regex", NULL};
+    if (check_fields(c, o, fields) < 0)
+        return -1;
+    const char *type, *name;
+    if (get_str(c, o, "type", true, &type) < 0 || get_str(c, o, "name", false, &name) < 0)
+        return -1;
+    static const struct {
+        const char *name;
+        enum alb_cond_type type;
+        bool keyed;
+    } types[] = {{"header", ALB_COND_HEADER, true}, {"cookie", ALB_COND_COOKIE, true}, {"query", ALB_COND_QUERY, true},
+                 {"method", ALB_COND_METHOD, false}, {"source_ip", ALB_COND_SOURCE_IP, false}};
+    size_t t = 0;
+    while (t < sizeof(types) / sizeof(types[0]) && strcmp(types[t].name, type) != 0)
+        t++;
+    if (t == sizeof(types) / sizeof(types[0])) {
+        size_t k = push_key(c, "type");
+        return failf(c, "unknown condition type \"%.32s\" (header, cookie, query, method, source_ip)", type), pop(c, k), -1;
+    }
+    cd->type = types[t].type;
+    if (types[t].keyed && (!name || !name[0])) {
+        size_t k = push_key(c, "name");
+        return failf(c, "required for a %s condition", type), pop(c, k), -1;
+    }
+    if (!types[t].keyed && name) {
+        size_t k = push_key(c, "name");
+        return failf(c, "not used by a %s condition", type), pop(c, k), -1;
+    }
+    json_t *rx = json_object_get(o, "regex");
+    if (rx && (!json_is_boolean(rx) || (json_is_true(rx) && cd->type != ALB_COND_HEADER))) {
+        size_t k = push_key(c, "regex");
+        return failf(c, "a boolean, and true only for header conditions"), pop(c, k), -1;
+    }
+    cd->regex = rx && json_is_true(rx);
+    if (name) {
+        if (cd->type == ALB_COND_HEADER && !is_token_text(name)) {
+            size_t k = push_key(c, "name");
+            return failf(c, "not a valid header name"), pop(c, k), -1;
+        }
+        cd->key = xstrdup(name);
+        cd->key_len = strlen(name);
+        if (cd->type == ALB_COND_HEADER)
+            for (char *p = cd->key; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+    }
+    if (get_strings(c, o, "values", true, &cd->values, &cd->value_cnt) < 0)
+        return -1;
+    size_t vn = push_key(c, "values");
+    if (cd->value_cnt == 0)
+        return failf(c, "at least one value"), -1;
+    cd->value_lens = xcalloc(cd->value_cnt, sizeof(size_t));
+    if (cd->regex)
+        cd->res = xcalloc(cd->value_cnt, sizeof(*cd->res));
+    if (cd->type == ALB_COND_SOURCE_IP)
+        cd->cidrs = xcalloc(cd->value_cnt, sizeof(*cd->cidrs));
+    for (size_t i = 0; i < cd->value_cnt; i++) {
+        size_t k = push_index(c, i);
+        cd->value_lens[i] = strlen(cd->values[i]);
+        if (cd->type == ALB_COND_SOURCE_IP) {
+            if (!parse_cidr(cd->values[i], &cd->cidrs[cd->cidr_cnt]))
+                return failf(c, "expected an IPv4 or IPv6 CIDR, got \"%.64s\"", cd->values[i]), -1;
+            cd->cidr_cnt++;
+        } else if (cd->type == ALB_COND_METHOD && !is_token_text(cd->values[i])) {
+            return failf(c, "not a valid method"), -1;
+        } else if (cd->regex) {
+            char rerr[200];
+            cd->res[i] = alb_regex_compile(cd->values[i], false, true, rerr, sizeof(rerr));
+            if (!cd->res[i])
+                return failf(c, "%s", rerr), -1;
+        }
+        pop(c, k);
+    }
+    pop(c, vn);
+    return 0;
+}
+
+static int get_template(struct ctx *c, json_t *o, const char *key, struct alb_template *t)
+{
+    const char *v;
+    if (get_str(c, o, key, false, &v) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    if (!is_field_value_text(v)) {
+        size_t k = push_key(c, key);
+        return failf(c, "control characters are not allowed"), pop(c, k), -1;
+    }
+    /* every ${...} must name a known variable */
+    for (const char *p = strstr(v, "${"); p; p = strstr(p + 2, "${")) {
+        const char *e = strchr(p, '}');
+        size_t n = e ? (size_t)(e - p - 2) : 0;
+        bool ok = e && ((n == 1 && p[2] >= '0' && p[2] <= '9') || (n == 4 && !strncmp(p + 2, "host", 4)) ||
+                        (n == 4 && !strncmp(p + 2, "path", 4)) || (n == 4 && !strncmp(p + 2, "port", 4)) ||
+                        (n == 5 && !strncmp(p + 2, "query", 5)) || (n == 8 && !strncmp(p + 2, "protocol", 8)));
+        if (!ok) {
+            size_t k = push_key(c, key);
+            return failf(c, "unknown variable in \"%.64s\" (${host} ${path} ${port} ${protocol} ${query} ${0}..${9})",
+                         v), pop(c, k), -1;
+        }
+    }
+    t->text = xstrdup(v);
+    t->len = strlen(v);
+    return 0;
+}
+
+static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_action *a)
+{
+    static const char *const fields[] = {"type", "backend", "backends", "code", "scheme", "host", "port", "path",
+                                         "query", "status", "content_type", "body", "op", "name", "value", NULL};
+    if (check_fields(c, o, fields) < 0)
+        return -1;
+    const char *type;
+    if (get_str(c, o, "type", true, &type) < 0)
+        return -1;
+    /* fields each type may use */
+    static const struct {
+        const char *name;
+        enum alb_action_type type;
+        const char *const allowed[9];
+    } types[] = {
+        {"forward", ALB_ACT_FORWARD, {"type", "backend", "backends"}},
+        {"redirect", ALB_ACT_REDIRECT, {"type", "code", "scheme", "host", "port", "path", "query"}},
+        {"fixed_response", ALB_ACT_FIXED_RESPONSE, {"type", "status", "content_type", "body"}},
+        {"rewrite", ALB_ACT_REWRITE, {"type", "host", "path", "query"}},
+        {"request_header", ALB_ACT_REQUEST_HEADER, {"type", "op", "name", "value"}},
+        {"response_header", ALB_ACT_RESPONSE_HEADER, {"type", "op", "name", "value"}},
+    };
+    size_t t = 0;
+    while (t < sizeof(types) / sizeof(types[0]) && strcmp(types[t].name, type) != 0)
+        t++;
+    if (t == sizeof(types) / sizeof(types[0])) {
+        size_t k = push_key(c, "type");
+        return failf(c, "unknown action type \"%.32s\" (forward, redirect, fixed_response, rewrite, request_header, "
+                        "response_header)", type), pop(c, k), -1;
+    }
+    a->type = types[t].type;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; types[t].allowed[i]; i++)
+            ok |= strcmp(types[t].allowed[i], key) == 0;
+        if (!ok) {
+            size_t k = push_key(c, key);
+            return failf(c, "not a field of a %s action", type), pop(c, k), -1;
+        }
+    }
+    switch (a->type) {
+    case ALB_ACT_FORWARD: {
+        const char *one;
+        if (get_str(c, o, "backend", false, &one) < 0)
+            return -1;
+        json_t *many = json_object_get(o, "backends");
+        if (!!one == !!many)
+            return failf(c, "a forward names \"backend\" or \"backends\", exactly one of them");
+        if (one) {
+            a->groups = xcalloc(1, sizeof(*a->groups));
+            a->group_cnt = 1;
+            a->groups[0].weight = 100;
+            a->groups[0].backend = find_backend(cfg, one);
+            if (!a->groups[0].backend) {
+                size_t k = push_key(c, "backend");
+                return failf(c, "no backend named \"%.64s\"", one), pop(c, k), -1;
+            }
+        } else {
+            size_t k = push_key(c, "backends");
+            if (!json_is_array(many) || json_array_size(many) == 0)
+                return failf(c, "expected a non-empty array"), -1;
+            a->group_cnt = json_array_size(many);
+            a->groups = xcalloc(a->group_cnt, sizeof(*a->groups));
+            for (size_t i = 0; i < a->group_cnt; i++) {
+                static const char *const gf[] = {"name", "weight", NULL};
+                size_t ki = push_index(c, i);
+                json_t *g = json_array_get(many, i);
+                const char *name;
+                a->groups[i].weight = 100;
+                if (check_fields(c, g, gf) < 0 || get_str(c, g, "name", true, &name) < 0 ||
+                    get_u32(c, g, "weight", 0, ALB_MAX_WEIGHT, &a->groups[i].weight) < 0)
+                    return -1;
+                a->groups[i].backend = find_backend(cfg, name);
+                if (!a->groups[i].backend) {
+                    size_t kn = push_key(c, "name");
+                    return failf(c, "no backend named \"%.64s\"", name), pop(c, kn), -1;
+                }
+                a->weight_total += a->groups[i].weight;
+                pop(c, ki);
+            }
+            if (a->weight_total == 0)
+                return failf(c, "the weights add up to 0"), -1;
+            pop(c, k);
+        }
+        if (one)
+            a->weight_total = 100;
+        break;
+    }
+    case ALB_ACT_REDIRECT: {
+        uint64_t code = 301;
+        if (get_uint(c, o, "code", 301, 308, &code) < 0)
+            return -1;
+        if (code > 303 && code < 307) {
+            size_t k = push_key(c, "code");
+            return failf(c, "expected 301, 302, 303, 307 or 308"), pop(c, k), -1;
+        }
+        a->code = (uint16_t)code;
+        if (get_template(c, o, "scheme", &a->scheme) < 0 || get_template(c, o, "host", &a->host) < 0 ||
+            get_template(c, o, "port", &a->port) < 0 || get_template(c, o, "path", &a->path) < 0 ||
+            get_template(c, o, "query", &a->query) < 0)
+            return -1;
+        if (a->scheme.text && strcmp(a->scheme.text, "http") && strcmp(a->scheme.text, "https") &&
+            strcmp(a->scheme.text, "${protocol}")) {
+            size_t k = push_key(c, "scheme");
+            return failf(c, "expected http, https or ${protocol}"), pop(c, k), -1;
+        }
+        break;
+    }
+    case ALB_ACT_FIXED_RESPONSE: {
+        uint64_t status = 200;
+        const char *ct, *body;
+        if (get_uint(c, o, "status", 200, 599, &status) < 0 || get_str(c, o, "content_type", false, &ct) < 0 ||
+            get_str(c, o, "body", false, &body) < 0)
+            return -1;
+        if (ct && !is_field_value_text(ct)) {
+            size_t k = push_key(c, "content_type");
+            return failf(c, "control characters are not allowed"), pop(c, k), -1;
+        }
+        a->code = (uint16_t)status;
+        a->content_type = xstrdup(ct ? ct : "text/plain; charset=utf-8");
+        a->body = xstrdup(body ? body : "");
+        a->body_len = strlen(a->body);
+        if (a->body_len > 4096) {
+            size_t k = push_key(c, "body");
+            return failf(c, "at most 4096 bytes"), pop(c, k), -1;
+        }
+        break;
+    }
+    case ALB_ACT_REWRITE:
+        if (get_template(c, o, "host", &a->host) < 0 || get_template(c, o, "path", &a->path) < 0 ||
+            get_template(c, o, "query", &a->query) < 0)
+            return -1;
+        if (!a->host.text && !a->path.text && !a->query.text)
+            return failf(c, "a rewrite sets at least one of host, path, query");
+        if (a->path.text && a->path.text[0] != '/' && a->path.text[0] != '$') {
+            size_t k = push_key(c, "path");
+            return failf(c, "a path starts with '/'"), pop(c, k), -1;
+        }
+        break;
+    case ALB_ACT_REQUEST_HEADER:
+    case ALB_ACT_RESPONSE_HEADER: {
+        const char *op, *name, *value;
+        if (get_str(c, o, "op", true, &op) < 0 || get_str(c, o, "name", true, &name) < 0 ||
+            get_str(c, o, "value", false, &value) < 0)
+            return -1;
+        if (!strcmp(op, "insert"))
+            a->op = ALB_HDR_INSERT;
+        else if (!strcmp(op, "replace"))
+            a->op = ALB_HDR_REPLACE;
+        else if (!strcmp(op, "remove"))
+            a->op = ALB_HDR_REMOVE;
+        else {
+            size_t k = push_key(c, "op");
+            return failf(c, "expected insert, replace or remove"), pop(c, k), -1;
+        }
+        if (!is_token_text(name)) {
+            size_t k = push_key(c, "name");
+            return failf(c, "not a valid header name"), pop(c, k), -1;
+        }
+        /* Fields that frame the message or the connection are ALB's to
+         * write: letting a rule set them would let a config desynchronise
+         * ALB and a backend (request smuggling). Host has rewrite. */
+        static const char *const framing[] = {"content-length", "transfer-encoding", "connection", "keep-alive",
+                                              "te", "trailer", "upgrade", "proxy-connection", "host", NULL};
+        for (const char *const *f = framing; *f; f++) {
+            if (strcasecmp(name, *f) == 0) {
+                size_t k = push_key(c, "name");
+                return failf(c, "%s is managed by ALB and cannot be changed by a rule", name), pop(c, k), -1;
+            }
+        }
+        if ((a->op == ALB_HDR_REMOVE) == (value != NULL)) {
+            size_t k = push_key(c, "value");
+            return failf(c, a->op == ALB_HDR_REMOVE ? "not used by remove" : "required for insert and replace"),
+                   pop(c, k), -1;
+        }
+        if (value && !is_field_value_text(value)) {
+            size_t k = push_key(c, "value");
+            return failf(c, "control characters are not allowed"), pop(c, k), -1;
+        }
+        a->name = xstrdup(name);
+        a->name_len = strlen(name);
+        a->value = xstrdup(value ? value : "");
+        a->value_len = strlen(a->value);
+        break;
+    }
+    }
+    return 0;
+}
+
+static bool is_final(enum alb_action_type t)
+{
+    return t == ALB_ACT_FORWARD || t == ALB_ACT_REDIRECT || t == ALB_ACT_FIXED_RESPONSE;
+}
+
 static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_rule *r)
 {
-    static const char *const fields[] = {"match", "actions", NULL};
-    static const char *const match_fields[] = {"hosts", "path", NULL};
-    static const char *const path_fields[] = {"type", "value", NULL};
-    static const char *const action_fields[] = {"type", "backend", NULL};
+    static const char *const fields[] = {"name", "order", "match", "actions", NULL};
+    static const char *const match_fields[] = {"hosts", "path", "conditions", NULL};
+    static const char *const path_fields[] = {"type", "value", "case_sensitive", NULL};
     if (check_fields(c, o, fields) < 0)
+        return -1;
+    r->order = ALB_DEFAULT_ORDER;
+    if (get_u32(c, o, "order", 1, ALB_MAX_ORDER, &r->order) < 0)
         return -1;
     json_t *m = json_object_get(o, "match");
     r->path = xstrdup("/");
     r->path_len = 1;
     r->path_match = ALB_PATH_PREFIX;
+    r->case_sensitive = true;
     if (m) {
         size_t n = push_key(c, "match");
         if (check_fields(c, m, match_fields) < 0)
             return -1;
-        int rc;
-        json_t *hosts = get_array(c, m, "hosts", false, &rc);
-        if (rc < 0)
+        char **hosts;
+        if (get_strings(c, m, "hosts", false, &hosts, &r->host_cnt) < 0)
             return -1;
-        r->host_cnt = hosts ? json_array_size(hosts) : 0;
         r->hosts = xcalloc(r->host_cnt, sizeof(*r->hosts));
         size_t hn = push_key(c, "hosts");
         for (size_t i = 0; i < r->host_cnt; i++) {
             size_t k = push_index(c, i);
-            json_t *h = json_array_get(hosts, i);
-            if (!json_is_string(h))
-                return failf(c, "expected a string");
-            if (parse_host(c, json_string_value(h), &r->hosts[i]) < 0)
+            int rc = parse_host(c, hosts[i], &r->hosts[i]);
+            if (rc < 0) {
+                for (size_t j = 0; j < r->host_cnt; j++)
+                    free(hosts[j]);
+                free(hosts);
                 return -1;
+            }
             pop(c, k);
         }
+        for (size_t j = 0; j < r->host_cnt; j++)
+            free(hosts[j]);
+        free(hosts);
         pop(c, hn);
         json_t *p = json_object_get(m, "path");
         if (p) {
@@ -325,23 +717,53 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
             const char *type, *value;
             if (get_str(c, p, "type", true, &type) < 0 || get_str(c, p, "value", true, &value) < 0)
                 return -1;
-            if (strcmp(type, "Prefix") == 0) {
+            json_t *cs = json_object_get(p, "case_sensitive");
+            if (!strcmp(type, "Prefix"))
                 r->path_match = ALB_PATH_PREFIX;
-            } else if (strcmp(type, "Exact") == 0) {
+            else if (!strcmp(type, "Exact"))
                 r->path_match = ALB_PATH_EXACT;
-            } else {
+            else if (!strcmp(type, "Regex"))
+                r->path_match = ALB_PATH_REGEX;
+            else {
                 size_t k = push_key(c, "type");
-                return failf(c, "expected one of Exact, Prefix; got \"%.32s\"", type), pop(c, k), -1;
+                return failf(c, "expected one of Exact, Prefix, Regex; got \"%.32s\"", type), pop(c, k), -1;
             }
-            if (value[0] != '/') {
+            if (cs && (!json_is_boolean(cs) || r->path_match != ALB_PATH_REGEX)) {
+                size_t k = push_key(c, "case_sensitive");
+                return failf(c, "a boolean, for Regex paths only"), pop(c, k), -1;
+            }
+            r->case_sensitive = !cs || json_is_true(cs);
+            if (value[0] != '/' && r->path_match != ALB_PATH_REGEX) {
                 size_t k = push_key(c, "value");
                 return failf(c, "a path must start with '/'"), pop(c, k), -1;
             }
             free(r->path);
             r->path = xstrdup(value);
             r->path_len = strlen(value);
+            if (r->path_match == ALB_PATH_REGEX) {
+                char rerr[200];
+                r->path_re = alb_regex_compile(value, !r->case_sensitive, false, rerr, sizeof(rerr));
+                if (!r->path_re) {
+                    size_t k = push_key(c, "value");
+                    return failf(c, "%s", rerr), pop(c, k), -1;
+                }
+            }
             pop(c, pn);
         }
+        int rc;
+        json_t *conds = get_array(c, m, "conditions", false, &rc);
+        if (rc < 0)
+            return -1;
+        r->cond_cnt = conds ? json_array_size(conds) : 0;
+        r->conds = xcalloc(r->cond_cnt, sizeof(*r->conds));
+        size_t cn = push_key(c, "conditions");
+        for (size_t i = 0; i < r->cond_cnt; i++) {
+            size_t k = push_index(c, i);
+            if (parse_condition(c, json_array_get(conds, i), &r->conds[i]) < 0)
+                return -1;
+            pop(c, k);
+        }
+        pop(c, cn);
         pop(c, n);
     }
     int rc;
@@ -349,27 +771,25 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
     if (rc < 0)
         return -1;
     size_t an = push_key(c, "actions");
-    if (json_array_size(actions) != 1)
-        return failf(c, "expected exactly one action (a forward)");
-    size_t k = push_index(c, 0);
-    json_t *a = json_array_get(actions, 0);
-    if (check_fields(c, a, action_fields) < 0)
-        return -1;
-    const char *type, *backend;
-    if (get_str(c, a, "type", true, &type) < 0)
-        return -1;
-    if (strcmp(type, "forward") != 0) {
-        size_t t = push_key(c, "type");
-        return failf(c, "unknown action type \"%.32s\" (supported: forward)", type), pop(c, t), -1;
+    r->action_cnt = json_array_size(actions);
+    r->actions = xcalloc(r->action_cnt, sizeof(*r->actions));
+    size_t finals = 0;
+    for (size_t i = 0; i < r->action_cnt; i++) {
+        size_t k = push_index(c, i);
+        if (parse_action(c, cfg, json_array_get(actions, i), &r->actions[i]) < 0)
+            return -1;
+        if (is_final(r->actions[i].type)) {
+            finals++;
+            r->final = &r->actions[i];
+            if (i + 1 != r->action_cnt)
+                return failf(c, "the final action (forward, redirect, fixed_response) must come last"), -1;
+        }
+        pop(c, k);
     }
-    if (get_str(c, a, "backend", true, &backend) < 0)
-        return -1;
-    r->backend = find_backend(cfg, backend);
-    if (!r->backend) {
-        size_t t = push_key(c, "backend");
-        return failf(c, "no backend named \"%.64s\"", backend), pop(c, t), -1;
-    }
-    pop(c, k);
+    if (finals != 1)
+        return failf(c, "expected exactly one final action (forward, redirect or fixed_response)");
+    if (r->final->type == ALB_ACT_FORWARD)
+        r->backend = r->final->groups[0].backend;
     pop(c, an);
     return 0;
 }
@@ -439,6 +859,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
     size_t n = push_key(c, "rules");
     for (size_t i = 0; i < l->rule_cnt; i++) {
         size_t k = push_index(c, i);
+        l->rules[i].index = i;
         if (parse_rule(c, cfg, json_array_get(rules, i), &l->rules[i]) < 0)
             return -1;
         pop(c, k);
@@ -568,19 +989,54 @@ fail:
     return NULL;
 }
 
+static void free_rule(struct alb_rule *r)
+{
+    for (size_t h = 0; h < r->host_cnt; h++)
+        free(r->hosts[h]);
+    free(r->hosts);
+    free(r->path);
+    alb_regex_free(r->path_re);
+    for (size_t i = 0; i < r->cond_cnt; i++) {
+        struct alb_condition *cd = &r->conds[i];
+        for (size_t v = 0; v < cd->value_cnt; v++) {
+            if (cd->values)
+                free(cd->values[v]);
+            if (cd->res)
+                alb_regex_free(cd->res[v]);
+        }
+        free(cd->values);
+        free(cd->value_lens);
+        free(cd->res);
+        free(cd->cidrs);
+        free(cd->key);
+    }
+    free(r->conds);
+    for (size_t i = 0; i < r->action_cnt; i++) {
+        struct alb_action *a = &r->actions[i];
+        free(a->groups);
+        free(a->scheme.text);
+        free(a->host.text);
+        free(a->port.text);
+        free(a->path.text);
+        free(a->query.text);
+        free(a->content_type);
+        free(a->body);
+        free(a->name);
+        free(a->value);
+    }
+    free(r->actions);
+}
+
 void alb_config_free(struct alb_config *c)
 {
     if (!c)
         return;
     for (size_t i = 0; i < c->listener_cnt; i++) {
         struct alb_listener_cfg *l = &c->listeners[i];
-        for (size_t j = 0; j < l->rule_cnt; j++) {
-            struct alb_rule *r = &l->rules[j];
-            for (size_t h = 0; h < r->host_cnt; h++)
-                free(r->hosts[h]);
-            free(r->hosts);
-            free(r->path);
-        }
+        if (l->router && c->router_free)
+            c->router_free(l->router);
+        for (size_t j = 0; j < l->rule_cnt; j++)
+            free_rule(&l->rules[j]);
         free(l->rules);
         free(l->name);
         free(l->address);
@@ -600,19 +1056,101 @@ void alb_config_free(struct alb_config *c)
 
 /* json_pack's "s" needs valid UTF-8; every string here was read from JSON
  * or validated as ASCII, so it is. Allocation failures surface as NULL. */
+static json_t *strings_to_json(char *const *v, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    return arr;
+}
+
+static json_t *condition_to_json(const struct alb_condition *cd)
+{
+    static const char *const names[] = {"header", "cookie", "query", "method", "source_ip"};
+    json_t *o = json_pack("{s:s}", "type", names[cd->type]);
+    if (!o)
+        return NULL;
+    if (cd->key)
+        json_object_set_new(o, "name", json_string(cd->key));
+    json_object_set_new(o, "values", strings_to_json(cd->values, cd->value_cnt));
+    if (cd->regex)
+        json_object_set_new(o, "regex", json_true());
+    return o;
+}
+
+static void set_template(json_t *o, const char *key, const struct alb_template *t)
+{
+    if (t->text)
+        json_object_set_new(o, key, json_string(t->text));
+}
+
+static json_t *action_to_json(const struct alb_action *a)
+{
+    static const char *const names[] = {"forward", "redirect", "fixed_response", "rewrite", "request_header",
+                                        "response_header"};
+    static const char *const ops[] = {"insert", "replace", "remove"};
+    json_t *o = json_pack("{s:s}", "type", names[a->type]);
+    if (!o)
+        return NULL;
+    switch (a->type) {
+    case ALB_ACT_FORWARD: {
+        json_t *g = json_array();
+        for (size_t i = 0; g && i < a->group_cnt; i++)
+            json_array_append_new(g, json_pack("{s:s,s:i}", "name", a->groups[i].backend->name, "weight",
+                                               (int)a->groups[i].weight));
+        json_object_set_new(o, "backends", g);
+        break;
+    }
+    case ALB_ACT_REDIRECT:
+        json_object_set_new(o, "code", json_integer(a->code));
+        set_template(o, "scheme", &a->scheme);
+        set_template(o, "host", &a->host);
+        set_template(o, "port", &a->port);
+        set_template(o, "path", &a->path);
+        set_template(o, "query", &a->query);
+        break;
+    case ALB_ACT_FIXED_RESPONSE:
+        json_object_set_new(o, "status", json_integer(a->code));
+        json_object_set_new(o, "content_type", json_string(a->content_type));
+        json_object_set_new(o, "body", json_stringn(a->body, a->body_len));
+        break;
+    case ALB_ACT_REWRITE:
+        set_template(o, "host", &a->host);
+        set_template(o, "path", &a->path);
+        set_template(o, "query", &a->query);
+        break;
+    case ALB_ACT_REQUEST_HEADER:
+    case ALB_ACT_RESPONSE_HEADER:
+        json_object_set_new(o, "op", json_string(ops[a->op]));
+        json_object_set_new(o, "name", json_string(a->name));
+        if (a->op != ALB_HDR_REMOVE)
+            json_object_set_new(o, "value", json_string(a->value));
+        break;
+    }
+    return o;
+}
+
+static json_t *rule_to_json(const struct alb_rule *r)
+{
+    static const char *const types[] = {"Prefix", "Exact", "Regex"};
+    json_t *path = json_pack("{s:s,s:s}", "type", types[r->path_match], "value", r->path);
+    if (path && r->path_match == ALB_PATH_REGEX)
+        json_object_set_new(path, "case_sensitive", json_boolean(r->case_sensitive));
+    json_t *conds = json_array();
+    for (size_t i = 0; conds && i < r->cond_cnt; i++)
+        json_array_append_new(conds, condition_to_json(&r->conds[i]));
+    json_t *actions = json_array();
+    for (size_t i = 0; actions && i < r->action_cnt; i++)
+        json_array_append_new(actions, action_to_json(&r->actions[i]));
+    return json_pack("{s:i,s:{s:o,s:o,s:o},s:o}", "order", (int)r->order, "match", "hosts",
+                     strings_to_json(r->hosts, r->host_cnt), "path", path, "conditions", conds, "actions", actions);
+}
+
 static json_t *listener_to_json(const struct alb_listener_cfg *l)
 {
     json_t *rules = json_array();
-    for (size_t i = 0; rules && i < l->rule_cnt; i++) {
-        const struct alb_rule *r = &l->rules[i];
-        json_t *hosts = json_array();
-        for (size_t h = 0; hosts && h < r->host_cnt; h++)
-            json_array_append_new(hosts, json_string(r->hosts[h]));
-        json_array_append_new(
-            rules, json_pack("{s:{s:o,s:{s:s,s:s}},s:[{s:s,s:s}]}", "match", "hosts", hosts, "path", "type",
-                             r->path_match == ALB_PATH_EXACT ? "Exact" : "Prefix", "value", r->path, "actions",
-                             "type", "forward", "backend", r->backend->name));
-    }
+    for (size_t i = 0; rules && i < l->rule_cnt; i++)
+        json_array_append_new(rules, rule_to_json(&l->rules[i]));
     return json_pack("{s:s,s:s,s:i,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I},s:o}", "name", l->name, "address", l->address,
                      "port", (int)l->port, "protocol", "HTTP", "timeouts", "client_header_ms",
                      (json_int_t)l->client_header_timeout_ms, "idle_ms", (json_int_t)l->idle_timeout_ms,

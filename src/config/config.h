@@ -29,8 +29,6 @@
 #define ALB_DEFAULT_MAX_CONNECTIONS 100000u
 #define ALB_MAX_WEIGHT 100u
 
-enum alb_path_match { ALB_PATH_PREFIX, ALB_PATH_EXACT };
-
 struct alb_endpoint {
     char *address;   /* owned; the numeric address as configured */
     uint16_t port;
@@ -39,7 +37,6 @@ struct alb_endpoint {
     char text[64];   /* "ip:port" or "[ip6]:port", for logs and pool keys */
     uint32_t weight; /* 0..ALB_MAX_WEIGHT; 0 takes no new requests */
 };
-
 struct alb_backend {
     char *name;                  /* owned */
     struct alb_endpoint *eps;    /* owned array */
@@ -49,13 +46,104 @@ struct alb_backend {
     size_t index;                /* position in alb_config.backends */
 };
 
+enum alb_path_match { ALB_PATH_PREFIX, ALB_PATH_EXACT, ALB_PATH_REGEX };
+
+struct alb_regex; /* config/regex.h */
+struct alb_router; /* route/route.h: the listener's compiled match tables */
+
+#define ALB_DEFAULT_ORDER 10u
+#define ALB_MAX_ORDER 1000u
+
+enum alb_cond_type {
+    ALB_COND_HEADER,    /* a request header equals (or matches) one of the values */
+    ALB_COND_COOKIE,    /* a cookie <key> has one of the values */
+    ALB_COND_QUERY,     /* a query parameter <key> has one of the values */
+    ALB_COND_METHOD,    /* the method is one of the values */
+    ALB_COND_SOURCE_IP, /* the client address is in one of the CIDRs */
+};
+
+struct alb_cidr {
+    sa_family_t family;
+    uint8_t prefix_len;
+    uint8_t addr[16]; /* network byte order; bits past prefix_len are zero */
+};
+
+struct alb_condition {
+    enum alb_cond_type type;
+    char *key;                 /* owned; header name (lower-case), cookie name or query key */
+    size_t key_len;
+    bool regex;                /* header values are regexes (anchored, whole value) */
+    char **values;             /* owned strings; OR-ed */
+    size_t *value_lens;        /* owned */
+    struct alb_regex **res;    /* owned, with regex */
+    size_t value_cnt;
+    struct alb_cidr *cidrs;    /* owned, source_ip */
+    size_t cidr_cnt;
+};
+
+/* Actions. A rule has at most one traffic_limit, any number of modifiers
+ * (rewrite, request/response header, cors, mirror), and exactly one final
+ * action (forward, redirect or fixed_response); they run in that order. */
+enum alb_action_type {
+    ALB_ACT_FORWARD,
+    ALB_ACT_REDIRECT,
+    ALB_ACT_FIXED_RESPONSE,
+    ALB_ACT_REWRITE,
+    ALB_ACT_REQUEST_HEADER,
+    ALB_ACT_RESPONSE_HEADER,
+};
+
+enum alb_header_op { ALB_HDR_INSERT, ALB_HDR_REPLACE, ALB_HDR_REMOVE };
+
+struct alb_weighted_backend {
+    struct alb_backend *backend; /* borrowed from the same snapshot */
+    uint32_t weight;             /* 0..100 */
+};
+
+/* A template with ${host} ${path} ${port} ${protocol} ${query} and ${1}..${9}
+ * (regex captures of the path), expanded when the rule runs. */
+struct alb_template {
+    char *text; /* owned; NULL: not set */
+    size_t len;
+};
+
+struct alb_action {
+    enum alb_action_type type;
+    /* forward */
+    struct alb_weighted_backend *groups; /* owned */
+    size_t group_cnt;
+    uint32_t weight_total;
+    /* redirect (scheme, host, port, path, query), rewrite (host, path, query) */
+    struct alb_template scheme, host, port, path, query;
+    uint16_t code; /* redirect 301/302/303/307/308, fixed_response 100..599 */
+    /* fixed_response */
+    char *content_type; /* owned */
+    char *body;         /* owned */
+    size_t body_len;
+    /* request_header, response_header */
+    enum alb_header_op op;
+    char *name;  /* owned */
+    size_t name_len;
+    char *value; /* owned */
+    size_t value_len;
+};
+
 struct alb_rule {
-    char **hosts;    /* owned; lower-case, no port; empty: any host */
+    size_t index;     /* position in the listener's rules: the declared order */
+    uint32_t order;   /* priority, 1..1000: smaller first */
+    char **hosts;     /* owned; lower-case; "*.example.com" is a one-label wildcard; empty: any host */
     size_t host_cnt;
     enum alb_path_match path_match;
-    char *path;      /* owned; starts with '/' */
+    char *path;       /* owned; Exact/Prefix: starts with '/'; Regex: the pattern */
     size_t path_len;
-    struct alb_backend *backend; /* borrowed from the same snapshot */
+    bool case_sensitive;      /* Regex only */
+    struct alb_regex *path_re; /* owned, Regex only */
+    struct alb_condition *conds; /* owned; AND-ed */
+    size_t cond_cnt;
+    struct alb_action *actions;  /* owned; modifiers first, the final action last */
+    size_t action_cnt;
+    const struct alb_action *final; /* borrowed from actions */
+    struct alb_backend *backend; /* the first forward group's backend, or NULL */
 };
 
 struct alb_listener_cfg {
@@ -71,10 +159,15 @@ struct alb_listener_cfg {
     uint32_t max_connections;    /* across all workers */
     struct alb_rule *rules;      /* owned array */
     size_t rule_cnt;
+    struct alb_router *router;   /* owned; built by alb_route_compile() */
 };
+
+/* Frees a compiled router; set by route/ so that config/ does not depend on it. */
+typedef void alb_router_free_fn(struct alb_router *r);
 
 struct alb_config {
     atomic_uint refcnt;                 /* see config/publish.h */
+    alb_router_free_fn *router_free;    /* for listeners[].router */
     uint64_t generation;                /* set when published */
     struct alb_listener_cfg *listeners; /* owned array */
     size_t listener_cnt;

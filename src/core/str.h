@@ -12,6 +12,12 @@ struct alb_str {
     size_t len;
 };
 
+/* A header field as parsed: both slices point into the message buffer. */
+struct alb_header {
+    struct alb_str name;
+    struct alb_str value; /* without leading and trailing whitespace */
+};
+
 #define ALB_STR_LIT(s) ((struct alb_str){(s), sizeof(s) - 1})
 
 static inline bool alb_str_eq_ci(struct alb_str a, const char *lit, size_t lit_len)

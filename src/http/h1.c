@@ -304,7 +304,7 @@ static enum alb_h1_result parse_fields(const char *p, const char *end, struct al
         struct alb_str value = {v, (size_t)(ve - v)};
         if (m->hdr_cnt == ALB_H1_MAX_HEADERS)
             return fail(m, 431, "too many header fields");
-        m->hdrs[m->hdr_cnt++] = (struct alb_h1_header){name, value};
+        m->hdrs[m->hdr_cnt++] = (struct alb_header){name, value};
 
         if (alb_str_is_ci(name, "content-length")) {
             uint64_t cl;

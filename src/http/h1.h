@@ -56,11 +56,6 @@ enum alb_h1_method {
 #define ALB_H1_F_ABSOLUTE_FORM (1u << 9)  /* target was absolute-form */
 #define ALB_H1_F_ASTERISK_FORM (1u << 10) /* OPTIONS * */
 
-struct alb_h1_header {
-    struct alb_str name;
-    struct alb_str value; /* without leading and trailing whitespace */
-};
-
 struct alb_h1_msg {
     /* request line (requests only) */
     struct alb_str method;
@@ -77,7 +72,7 @@ struct alb_h1_msg {
     uint64_t content_length; /* valid with ALB_H1_F_HAS_CL */
     size_t head_len;         /* bytes of the head, final CRLF included */
     size_t hdr_cnt;
-    struct alb_h1_header hdrs[ALB_H1_MAX_HEADERS];
+    struct alb_header hdrs[ALB_H1_MAX_HEADERS];
     size_t conn_token_cnt;   /* Connection options other than close/keep-alive/upgrade */
     struct alb_str conn_tokens[ALB_H1_MAX_CONN_TOKENS];
 

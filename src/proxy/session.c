@@ -99,6 +99,7 @@ struct alb_client {
     struct alb_listener_stats *stats;    /* borrowed from the worker, fixed at accept */
     struct alb_snap_hold *hold;          /* one user while a request is routed: the
                                             snapshot backend and endpoint belong to */
+    const struct alb_rule *rule;         /* borrowed from hold's config */
     const struct alb_backend *backend;   /* borrowed from hold's config */
     const struct alb_endpoint *endpoint; /* borrowed from hold's config */
     uint64_t id;
@@ -110,6 +111,11 @@ struct alb_client {
     size_t scanned;     /* request head scan position */
     struct body req, resp;
     char ip[INET6_ADDRSTRLEN];
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } peer; /* for source_ip conditions */
 };
 
 static const char *action_name(const struct alb_client *c)
@@ -232,6 +238,18 @@ static const char *reason_of(int status)
     switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 405: return "Method Not Allowed";
+    case 429: return "Too Many Requests";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
@@ -272,10 +290,12 @@ static void release_uphead(struct alb_client *c)
     c->uphead_len = 0;
 }
 
-/* local_reply() : ALB answers the current request itself with <status>.
- * The upstream, if any, is dropped. The connection closes afterwards when
+/* local_reply_with() : ALB answers the current request itself: <status>,
+ * <extra> header lines (each ending in CRLF; may be empty), and a body. The
+ * upstream, if any, is dropped. The connection closes afterwards when
  * <close> is set or the request body was not read. */
-static void local_reply(struct alb_client *c, int status, bool close)
+static void local_reply_with(struct alb_client *c, int status, const char *extra, size_t extra_len,
+                             const char *type, const char *body, size_t body_len, bool close)
 {
     struct alb_worker *w = c->w;
     if (c->up) {
@@ -295,21 +315,34 @@ static void local_reply(struct alb_client *c, int status, bool close)
         return;
     }
     alb_buf_compact(c->out);
-    char body[96];
-    int body_len = snprintf(body, sizeof(body), "%d %s\n", status, reason_of(status));
-    char head[320];
     alb_http_date_refresh(&w->date);
-    int head_len = snprintf(head, sizeof(head),
-                            "HTTP/1.1 %d %s\r\nServer: alb\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                            "Content-Length: %d\r\n%s\r\n",
-                            status, reason_of(status), w->date.text, body_len,
-                            (c->flags & C_CLOSE_AFTER) ? "Connection: close\r\n" : "");
     struct out o = {c->out, false};
-    put(&o, head, (size_t)head_len);
+    char line[64];
+    put(&o, line, (size_t)snprintf(line, sizeof(line), "HTTP/1.1 %d ", status));
+    put_cstr(&o, reason_of(status));
+    put_lit(&o, "\r\nServer: alb\r\nDate: ");
+    put(&o, w->date.text, ALB_HTTP_DATE_LEN);
+    put_lit(&o, "\r\nContent-Type: ");
+    put_cstr(&o, type);
+    put_lit(&o, "\r\nContent-Length: ");
+    put_uint(&o, (unsigned)body_len);
+    put_lit(&o, "\r\n");
+    put(&o, extra, extra_len);
+    if (c->flags & C_CLOSE_AFTER)
+        put_lit(&o, "Connection: close\r\n");
+    put_lit(&o, "\r\n");
     if (c->method_id != ALB_H1_M_HEAD)
-        put(&o, body, (size_t)body_len);
+        put(&o, body, body_len);
     if (o.overflow)
         close_client(c);
+}
+
+/* local_reply() : ALB's own error page for <status>. */
+static void local_reply(struct alb_client *c, int status, bool close)
+{
+    char body[96];
+    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason_of(status));
+    local_reply_with(c, status, "", 0, "text/plain; charset=utf-8", body, (size_t)n, close);
 }
 
 /* Lower-cases the host part of an authority (port and one trailing dot
@@ -338,6 +371,20 @@ static size_t route_host(struct alb_str auth, char *out, size_t cap)
     return n;
 }
 
+/* A forward's backend: by weight when there are several. */
+static const struct alb_backend *pick_backend(struct alb_client *c, const struct alb_action *fwd)
+{
+    if (fwd->group_cnt == 1)
+        return fwd->groups[0].backend;
+    uint32_t r = (uint32_t)(alb_worker_random(c->w) % fwd->weight_total);
+    for (size_t i = 0; i < fwd->group_cnt; i++) {
+        if (r < fwd->groups[i].weight)
+            return fwd->groups[i].backend;
+        r -= fwd->groups[i].weight;
+    }
+    return fwd->groups[fwd->group_cnt - 1].backend;
+}
+
 /* Round robin over the endpoints with a weight. The positions belong to the
  * worker's current snapshot; a request routed with an older one (a
  * connection on a listener that was removed) starts at a random place. */
@@ -354,6 +401,75 @@ static const struct alb_endpoint *pick_endpoint(struct alb_client *c, const stru
     return NULL;
 }
 
+/* What templates of redirect and rewrite actions may refer to. */
+struct tmpl_ctx {
+    struct alb_str host;  /* the request host, without port */
+    struct alb_str path;  /* the path as sent, without query */
+    struct alb_str query; /* without '?' */
+    unsigned port;        /* the listener's */
+    const char *subject;  /* what the path regex ran on (the normalised path) */
+    const struct alb_regex_caps *caps;
+};
+
+/* expand() : appends <t> with its ${...} variables replaced. Unknown names
+ * cannot occur: the config loader refused them. */
+static void expand(struct out *o, const struct alb_template *t, const struct tmpl_ctx *x)
+{
+    const char *p = t->text, *end = t->text + t->len;
+    while (p < end) {
+        const char *v = strstr(p, "${");
+        if (!v || v >= end) {
+            put(o, p, (size_t)(end - p));
+            return;
+        }
+        put(o, p, (size_t)(v - p));
+        const char *close = memchr(v, '}', (size_t)(end - v));
+        struct alb_str name = {v + 2, (size_t)(close - v - 2)};
+        if (name.len == 1) {
+            size_t g = (size_t)(name.p[0] - '0');
+            if (x->caps && g < x->caps->cnt && x->caps->start[g] != (size_t)-1)
+                put(o, x->subject + x->caps->start[g], x->caps->end[g] - x->caps->start[g]);
+        } else if (alb_str_is_ci(name, "host")) {
+            put_str(o, x->host);
+        } else if (alb_str_is_ci(name, "path")) {
+            put_str(o, x->path);
+        } else if (alb_str_is_ci(name, "query")) {
+            put_str(o, x->query);
+        } else if (alb_str_is_ci(name, "port")) {
+            put_uint(o, x->port);
+        } else if (alb_str_is_ci(name, "protocol")) {
+            put_lit(o, "http");
+        }
+        p = close + 1;
+    }
+}
+
+/* The request as rewritten by the rule's rewrite action, if any. */
+struct rewrite {
+    struct alb_str target; /* path and query to send; empty: as received */
+    struct alb_str host;   /* Host to send; empty: as received */
+};
+
+/* Whether header <name> is named by a remove or replace op of <r>. */
+static bool header_op_drops(const struct alb_rule *r, enum alb_action_type type, struct alb_str name)
+{
+    for (size_t i = 0; r && i < r->action_cnt; i++) {
+        const struct alb_action *a = &r->actions[i];
+        if (a->type == type && a->op != ALB_HDR_INSERT && alb_str_eq_ci(name, a->name, a->name_len))
+            return true;
+    }
+    return false;
+}
+
+static void put_header_ops(struct out *o, const struct alb_rule *r, enum alb_action_type type)
+{
+    for (size_t i = 0; r && i < r->action_cnt; i++) {
+        const struct alb_action *a = &r->actions[i];
+        if (a->type == type && a->op != ALB_HDR_REMOVE)
+            put_header(o, (struct alb_str){a->name, a->name_len}, (struct alb_str){a->value, a->value_len});
+    }
+}
+
 static bool is_forwarding_header(struct alb_str name)
 {
     return alb_str_is_ci(name, "x-forwarded-for") || alb_str_is_ci(name, "x-forwarded-proto") ||
@@ -364,14 +480,16 @@ static bool is_forwarding_header(struct alb_str name)
 /* build_request_head() : the head sent upstream: the request line and
  * fields as the client sent them, less hop-by-hop fields (RFC 9110 §7.6.1),
  * plus the forwarding headers of DESIGN.md section 2. */
-static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m, struct alb_buf *b)
+static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m, const struct rewrite *rw,
+                               struct alb_buf *b)
 {
     struct out o = {b, false};
     bool upgrade = c->flags & C_UPGRADE_REQ;
     bool absolute = m->flags & ALB_H1_F_ABSOLUTE_FORM;
+    bool new_host = absolute || rw->host.len;
     put_str(&o, m->method);
     put_lit(&o, " ");
-    put_str(&o, absolute ? m->path : m->target);
+    put_str(&o, rw->target.len ? rw->target : absolute ? m->path : m->target);
     put_lit(&o, " HTTP/1.1\r\n");
     bool has_request_id = false;
     size_t xff_cnt = 0;
@@ -383,15 +501,20 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
             xff_cnt += alb_str_is_ci(n, "x-forwarded-for");
             continue;
         }
-        if (absolute && alb_str_is_ci(n, "host"))
+        if (new_host && alb_str_is_ci(n, "host"))
+            continue;
+        if (header_op_drops(c->rule, ALB_ACT_REQUEST_HEADER, n))
             continue;
         if (alb_str_is_ci(n, "x-request-id"))
             has_request_id = true;
         put_header(&o, n, m->hdrs[i].value);
     }
-    if (absolute || !(m->flags & ALB_H1_F_HAS_HOST)) {
+    put_header_ops(&o, c->rule, ALB_ACT_REQUEST_HEADER);
+    if (new_host || !(m->flags & ALB_H1_F_HAS_HOST)) {
         put_lit(&o, "Host: ");
-        if (m->authority.len)
+        if (rw->host.len)
+            put_str(&o, rw->host);
+        else if (m->authority.len)
             put_str(&o, m->authority);
         else
             put_cstr(&o, c->endpoint->text);
@@ -450,6 +573,8 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
             continue;
         if (c->resp.dechunk && alb_str_is_ci(n, "transfer-encoding"))
             continue;
+        if (!informational && header_op_drops(c->rule, ALB_ACT_RESPONSE_HEADER, n))
+            continue;
         has_date |= alb_str_is_ci(n, "date");
         has_server |= alb_str_is_ci(n, "server");
         put_header(&o, n, m->hdrs[i].value);
@@ -457,6 +582,7 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
     if (switching) {
         put_lit(&o, "Connection: upgrade\r\n");
     } else if (!informational) {
+        put_header_ops(&o, c->rule, ALB_ACT_RESPONSE_HEADER);
         if (!has_date) {
             alb_http_date_refresh(&c->w->date);
             put_lit(&o, "Date: ");
@@ -671,28 +797,133 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
         local_reply(c, 400, true);
         return;
     }
-    const struct alb_rule *rule = alb_route_match(lc, host, host_len, path, (size_t)path_len);
-    if (!rule) {
+    struct alb_str orig_path = m->path, query = {NULL, 0};
+    const char *qmark = memchr(m->path.p, '?', m->path.len);
+    if (qmark) {
+        orig_path.len = (size_t)(qmark - m->path.p);
+        query = (struct alb_str){qmark + 1, (size_t)(m->path.p + m->path.len - qmark - 1)};
+    }
+    struct alb_route_req q = {host, host_len, path, (size_t)path_len, m->method, m->hdrs, m->hdr_cnt, query, &c->peer.sa};
+    struct alb_route_result res;
+    if (!alb_route_match(lc, &q, c->w->regex, &res)) {
         alb_buf_consume(c->side.in, head_len);
         local_reply(c, 404, false);
         return;
     }
-    c->backend = rule->backend;
-    c->endpoint = pick_endpoint(c, c->backend);
-    if (!c->endpoint) {
-        alb_buf_consume(c->side.in, head_len);
-        local_reply(c, 503, false);
-        return;
-    }
-    c->uphead = alb_bufpool_try_get(&c->w->bufs);
-    if (!c->uphead) {
+    const struct alb_rule *rule = res.rule;
+    c->rule = rule;
+    struct tmpl_ctx x = {{host, host_len}, orig_path, query, lc->port, path, &res.caps};
+    /* Templates expand into this buffer; the head builder reads from it. */
+    struct alb_buf *scratch = alb_bufpool_try_get(&c->w->bufs);
+    if (!scratch) {
         alb_buf_consume(c->side.in, head_len);
         local_reply(c, 503, true);
         return;
     }
-    if (!build_request_head(c, m, c->uphead)) {
+    struct out so = {scratch, false};
+    struct rewrite rw = {{NULL, 0}, {NULL, 0}};
+    const struct alb_action *fin = rule->final;
+    for (size_t i = 0; i < rule->action_cnt; i++) {
+        const struct alb_action *act = &rule->actions[i];
+        if (act->type != ALB_ACT_REWRITE)
+            continue;
+        if (act->path.text || act->query.text) {
+            const char *start = alb_buf_tail(scratch);
+            if (act->path.text)
+                expand(&so, &act->path, &x);
+            else
+                put_str(&so, orig_path);
+            size_t before_q = (size_t)(alb_buf_tail(scratch) - start);
+            put_lit(&so, "?");
+            if (act->query.text)
+                expand(&so, &act->query, &x);
+            else
+                put_str(&so, query);
+            size_t len = (size_t)(alb_buf_tail(scratch) - start);
+            rw.target = (struct alb_str){start, len == before_q + 1 ? before_q : len}; /* no empty '?' */
+        }
+        if (act->host.text) {
+            const char *start = alb_buf_tail(scratch);
+            expand(&so, &act->host, &x);
+            rw.host = (struct alb_str){start, (size_t)(alb_buf_tail(scratch) - start)};
+        }
+    }
+    if (fin->type == ALB_ACT_REDIRECT) {
+        /* Location: scheme://host[:port]path[?query], each part from its
+         * template or the request (ALB's defaults: ${protocol} ${host}
+         * ${port} ${path} ${query}). The default port of the scheme is left out. */
+        struct alb_buf *lb = alb_bufpool_try_get(&c->w->bufs);
+        if (lb) {
+            struct out lo = {lb, false};
+            put_lit(&lo, "Location: ");
+            const char *scheme_at = alb_buf_tail(lb);
+            if (fin->scheme.text)
+                expand(&lo, &fin->scheme, &x);
+            else
+                put_lit(&lo, "http");
+            bool https = alb_buf_tail(lb) - scheme_at == 5 && !memcmp(scheme_at, "https", 5);
+            put_lit(&lo, "://");
+            if (fin->host.text)
+                expand(&lo, &fin->host, &x);
+            else
+                put_str(&lo, x.host);
+            const char *port = alb_buf_tail(scratch);
+            if (fin->port.text)
+                expand(&so, &fin->port, &x);
+            else
+                put_uint(&so, lc->port);
+            size_t pl = (size_t)(alb_buf_tail(scratch) - port);
+            if (pl && !(pl == 3 && https && !memcmp(port, "443", 3)) && !(pl == 2 && !https && !memcmp(port, "80", 2))) {
+                put_lit(&lo, ":");
+                put(&lo, port, pl);
+            }
+            if (fin->path.text)
+                expand(&lo, &fin->path, &x);
+            else
+                put_str(&lo, orig_path);
+            const char *q_at = alb_buf_tail(lb);
+            put_lit(&lo, "?");
+            if (fin->query.text)
+                expand(&lo, &fin->query, &x);
+            else
+                put_str(&lo, query);
+            if (alb_buf_tail(lb) - q_at == 1)
+                lb->end--; /* no query: no '?' */
+            put_lit(&lo, "\r\n");
+            alb_buf_consume(c->side.in, head_len);
+            if (lo.overflow)
+                local_reply(c, 500, true);
+            else
+                local_reply_with(c, fin->code, alb_buf_head(lb), alb_buf_len(lb), "text/plain; charset=utf-8", "", 0,
+                                 false);
+            alb_bufpool_put(&c->w->bufs, lb);
+        } else {
+            alb_buf_consume(c->side.in, head_len);
+            local_reply(c, 503, true);
+        }
+        alb_bufpool_put(&c->w->bufs, scratch);
+        return;
+    }
+    if (fin->type == ALB_ACT_FIXED_RESPONSE) {
         alb_buf_consume(c->side.in, head_len);
-        local_reply(c, 431, true);
+        local_reply_with(c, fin->code, "", 0, fin->content_type, fin->body, fin->body_len, false);
+        alb_bufpool_put(&c->w->bufs, scratch);
+        return;
+    }
+    c->backend = pick_backend(c, fin);
+    c->endpoint = pick_endpoint(c, c->backend);
+    if (!c->endpoint || so.overflow) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, so.overflow ? 414 : 503, so.overflow);
+        alb_bufpool_put(&c->w->bufs, scratch);
+        return;
+    }
+    c->uphead = alb_bufpool_try_get(&c->w->bufs);
+    bool built = c->uphead && build_request_head(c, m, &rw, c->uphead);
+    alb_bufpool_put(&c->w->bufs, scratch);
+    if (!built) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, c->uphead ? 431 : 503, true);
         return;
     }
     c->uphead_len = (uint32_t)alb_buf_len(c->uphead);
@@ -843,6 +1074,7 @@ static void finish_request(struct alb_client *c)
         c->up = NULL;
     }
     release_uphead(c);
+    c->rule = NULL;
     if (c->hold) {
         alb_worker_hold_release(c->w, c->hold);
         c->hold = NULL;
@@ -1177,6 +1409,7 @@ void alb_session_accept(struct alb_wlistener *l, int fd, const struct sockaddr *
     c->id = ++w->next_conn_id;
     c->state = S_IDLE;
     alb_sock_format_ip(peer, c->ip, sizeof(c->ip));
+    memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
     alb_sock_set_nodelay(fd);
     alb_timer_init(&c->timer, on_timeout);
     if (alb_loop_add(&w->loop, &c->side.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {

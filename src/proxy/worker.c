@@ -362,7 +362,8 @@ int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, stru
         w->rng[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
     }
     w->stats = calloc(ALB_MAX_LISTENER_STATS, sizeof(*w->stats));
-    if (!w->stats) {
+    w->regex = alb_regex_scratch_new();
+    if (!w->stats || !w->regex) {
         snprintf(err, err_len, "worker %u: out of memory", id);
         return -ENOMEM;
     }
@@ -430,6 +431,7 @@ void alb_worker_deinit(struct alb_worker *w)
     }
     free(w->rr_next);
     free(w->stats);
+    alb_regex_scratch_free(w->regex);
     if (w->wake.fd != -1)
         close(w->wake.fd);
     alb_bufpool_deinit(&w->bufs);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/regex.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/loop.h"
@@ -103,6 +104,7 @@ struct alb_worker {
     uint64_t next_conn_id;
     struct alb_http_date date;
     struct alb_h1_msg msg;        /* scratch parse result, used within one call */
+    struct alb_regex_scratch *regex; /* owned; match space for route regexes */
 };
 
 /* alb_worker_init() : prepares worker <id>, adopts the published config and
