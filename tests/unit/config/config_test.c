@@ -65,9 +65,9 @@ static void test_errors_name_the_json_path(void)
                  "listeners[0].rules[0].actions[0].backend: no backend named \"nope\"");
     expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"actions\":[{\"type\":\"teleport\"}]}]}]}",
                  "listeners[0].rules[0].actions[0].type: unknown action type");
-    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"match\":{\"path\":{\"type\":\"Regex\","
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"match\":{\"path\":{\"type\":\"Glob\","
                  "\"value\":\"/\"}},\"actions\":[]}]}]}",
-                 "listeners[0].rules[0].match.path.type: expected one of Exact, Prefix");
+                 "listeners[0].rules[0].match.path.type: expected one of Exact, Prefix, Regex");
     expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"rules\":[{\"match\":{\"path\":{\"type\":\"Prefix\","
                  "\"value\":\"x\"}},\"actions\":[]}]}]}",
                  "listeners[0].rules[0].match.path.value: a path must start with '/'");
@@ -84,4 +84,52 @@ static void test_errors_name_the_json_path(void)
     expect_error("{\"version\":1,\"version\":1,\"listeners\":[]}", "duplicate");
 }
 
-TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_errors_name_the_json_path))
+/* Rules of the routing engine: each error names where it is. */
+#define L0 "{\"version\":1,\"backends\":[{\"name\":\"web\"}],\"listeners\":[{\"port\":80,\"rules\":["
+#define END "]}]}"
+#define FWD "{\"type\":\"forward\",\"backend\":\"web\"}"
+
+static void test_rule_errors(void)
+{
+    expect_error(L0 "{\"match\":{\"path\":{\"type\":\"Regex\",\"value\":\"/(a\"}},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.path.value: invalid regular expression: missing closing parenthesis");
+    expect_error(L0 "{\"order\":0,\"actions\":[" FWD "]}" END, "listeners[0].rules[0].order: expected an integer from 1 to 1000");
+    expect_error(L0 "{\"match\":{\"hosts\":[\"*a.com\"]},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.hosts[0]: invalid character '*'");
+    expect_error(L0 "{\"match\":{\"conditions\":[{\"type\":\"geo\",\"values\":[\"x\"]}]},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.conditions[0].type: unknown condition type");
+    expect_error(L0 "{\"match\":{\"conditions\":[{\"type\":\"header\",\"values\":[\"x\"]}]},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.conditions[0].name: required for a header condition");
+    expect_error(L0 "{\"match\":{\"conditions\":[{\"type\":\"source_ip\",\"values\":[\"10.0.0.0/33\"]}]},"
+                 "\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.conditions[0].values[0]: expected an IPv4 or IPv6 CIDR");
+    expect_error(L0 "{\"match\":{\"conditions\":[{\"type\":\"cookie\",\"name\":\"a\",\"values\":[\"x\"],"
+                 "\"regex\":true}]},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.conditions[0].regex: a boolean, and true only for header conditions");
+    expect_error(L0 "{\"actions\":[]}" END, "listeners[0].rules[0].actions: expected exactly one final action");
+    expect_error(L0 "{\"actions\":[" FWD "," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0]: the final action (forward, redirect, fixed_response) must come last");
+    expect_error(L0 "{\"actions\":[{\"type\":\"redirect\",\"code\":305}]}" END,
+                 "listeners[0].rules[0].actions[0].code: expected 301, 302, 303, 307 or 308");
+    expect_error(L0 "{\"actions\":[{\"type\":\"redirect\",\"path\":\"/${nope}\"}]}" END,
+                 "listeners[0].rules[0].actions[0].path: unknown variable");
+    expect_error(L0 "{\"actions\":[{\"type\":\"redirect\",\"body\":\"x\"}]}" END,
+                 "listeners[0].rules[0].actions[0].body: not a field of a redirect action");
+    expect_error(L0 "{\"actions\":[{\"type\":\"request_header\",\"op\":\"insert\",\"name\":\"Content-Length\","
+                 "\"value\":\"5\"}," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0].name: Content-Length is managed by ALB");
+    expect_error(L0 "{\"actions\":[{\"type\":\"response_header\",\"op\":\"insert\",\"name\":\"X-A\","
+                 "\"value\":\"a\\r\\nInjected: 1\"}," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0].value: control characters are not allowed");
+    expect_error(L0 "{\"actions\":[{\"type\":\"request_header\",\"op\":\"remove\",\"name\":\"X-A\","
+                 "\"value\":\"1\"}," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0].value: not used by remove");
+    expect_error(L0 "{\"actions\":[{\"type\":\"forward\",\"backends\":[{\"name\":\"web\",\"weight\":0}]}]}" END,
+                 "listeners[0].rules[0].actions[0].backends: the weights add up to 0");
+    expect_error(L0 "{\"actions\":[{\"type\":\"forward\",\"backends\":[{\"name\":\"nope\"}]}]}" END,
+                 "listeners[0].rules[0].actions[0].backends[0].name: no backend named \"nope\"");
+    expect_error(L0 "{\"actions\":[{\"type\":\"rewrite\"}," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0]: a rewrite sets at least one of host, path, query");
+}
+
+TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors))
