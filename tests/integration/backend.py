@@ -200,7 +200,7 @@ class Backend:
             body_len = cl
         self.rec.add((method, target, headers, body_len))
 
-        if path == "/echo":
+        if path == "/echo" or path.startswith("/echo/"):
             body = json.dumps({"method": method, "target": target, "version": version, "headers": headers,
                                "body_len": body_len, "trailers": trailers, "backend": self.name}).encode()
             self._respond(c, 200, body, ["Content-Type: application/json"])
