@@ -28,7 +28,7 @@ FUZZ_SECONDS ?= 30
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps test-deps bench-deps test unit integration fuzz fuzz-build run bench clean asan check-layers
+.PHONY: all deps test-deps bench-deps test unit integration fuzz fuzz-build run bench bench-route clean asan check-layers
 
 all: build/alb
 
@@ -107,6 +107,13 @@ run: deps build/alb
 
 bench: bench-deps build/alb
 	@$(PYTHON) bench/peers.py
+
+build/route_bench: bench/route_bench.c build/libalb.a
+	$(CC) $(OPT_CFLAGS) $< build/libalb.a $(LDLIBS) -o $@
+
+# Route matching and compiling at 10 to 100k rules (issue: live configuration)
+bench-route: build/route_bench
+	@build/route_bench
 
 clean:
 	rm -rf build
