@@ -476,7 +476,9 @@ static int get_template(struct ctx *c, json_t *o, const char *key, struct alb_te
 static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_action *a)
 {
     static const char *const fields[] = {"type", "backend", "backends", "code", "scheme", "host", "port", "path",
-                                         "query", "status", "content_type", "body", "op", "name", "value", NULL};
+                                         "query", "status", "content_type", "body", "op", "name", "value",
+                                         "allow_origins", "allow_methods", "allow_headers", "expose_headers",
+                                         "allow_credentials", "max_age", "qps", "qps_per_ip", NULL};
     if (check_fields(c, o, fields) < 0)
         return -1;
     const char *type;
@@ -494,6 +496,9 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
         {"rewrite", ALB_ACT_REWRITE, {"type", "host", "path", "query"}},
         {"request_header", ALB_ACT_REQUEST_HEADER, {"type", "op", "name", "value"}},
         {"response_header", ALB_ACT_RESPONSE_HEADER, {"type", "op", "name", "value"}},
+        {"cors", ALB_ACT_CORS, {"type", "allow_origins", "allow_methods", "allow_headers", "expose_headers",
+                                "allow_credentials", "max_age"}},
+        {"traffic_limit", ALB_ACT_TRAFFIC_LIMIT, {"type", "qps", "qps_per_ip"}},
     };
     size_t t = 0;
     while (t < sizeof(types) / sizeof(types[0]) && strcmp(types[t].name, type) != 0)
@@ -501,7 +506,7 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
     if (t == sizeof(types) / sizeof(types[0])) {
         size_t k = push_key(c, "type");
         return failf(c, "unknown action type \"%.32s\" (forward, redirect, fixed_response, rewrite, request_header, "
-                        "response_header)", type), pop(c, k), -1;
+                        "response_header, cors, traffic_limit)", type), pop(c, k), -1;
     }
     a->type = types[t].type;
     const char *key;
@@ -613,6 +618,78 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
         if (a->path.text && a->path.text[0] != '/' && a->path.text[0] != '$') {
             size_t k = push_key(c, "path");
             return failf(c, "a path starts with '/'"), pop(c, k), -1;
+        }
+        break;
+    case ALB_ACT_CORS: {
+        /* defaults: ingress-nginx's cors-* annotation defaults */
+        const char *methods, *headers, *expose;
+        int64_t max_age = 1728000;
+        if (get_strings(c, o, "allow_origins", false, &a->origins, &a->origin_cnt) < 0 ||
+            get_str(c, o, "allow_methods", false, &methods) < 0 || get_str(c, o, "allow_headers", false, &headers) < 0 ||
+            get_str(c, o, "expose_headers", false, &expose) < 0)
+            return -1;
+        if (!a->origins) {
+            a->origins = xcalloc(1, sizeof(char *));
+            a->origins[0] = xstrdup("*");
+            a->origin_cnt = 1;
+        }
+        for (size_t i = 0; i < a->origin_cnt; i++) {
+            const char *v = a->origins[i];
+            bool ok = !strcmp(v, "*") || ((!strncmp(v, "http://", 7) || !strncmp(v, "https://", 8)) &&
+                                          is_field_value_text(v) && !strchr(v, ',') && !strchr(v, ' '));
+            if (!ok) {
+                size_t k = push_key(c, "allow_origins");
+                size_t ki = push_index(c, i);
+                failf(c, "expected \"*\" or scheme://host[:port], got \"%.64s\"", v);
+                pop(c, ki);
+                pop(c, k);
+                return -1;
+            }
+            a->any_origin |= !strcmp(v, "*");
+        }
+        const char *const *texts[] = {&methods, &headers, &expose};
+        const char *const names[] = {"allow_methods", "allow_headers", "expose_headers"};
+        for (int i = 0; i < 3; i++) {
+            if (*texts[i] && !is_field_value_text(*texts[i])) {
+                size_t k = push_key(c, names[i]);
+                return failf(c, "control characters are not allowed"), pop(c, k), -1;
+            }
+        }
+        a->allow_methods = xstrdup(methods ? methods : "GET, PUT, POST, DELETE, PATCH, OPTIONS");
+        a->allow_headers = xstrdup(headers ? headers
+                                           : "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,"
+                                             "Cache-Control,Content-Type,Range,Authorization");
+        a->expose_headers = xstrdup(expose ? expose : "");
+        json_t *cred = json_object_get(o, "allow_credentials");
+        if (cred && !json_is_boolean(cred)) {
+            size_t k = push_key(c, "allow_credentials");
+            return failf(c, "expected a boolean"), pop(c, k), -1;
+        }
+        a->allow_credentials = !cred || json_is_true(cred);
+        json_t *ma = json_object_get(o, "max_age");
+        if (ma) {
+            if (!json_is_integer(ma) || json_integer_value(ma) < -1 || json_integer_value(ma) > 31536000) {
+                size_t k = push_key(c, "max_age");
+                return failf(c, "expected seconds from -1 (not sent) to 31536000"), pop(c, k), -1;
+            }
+            max_age = json_integer_value(ma);
+        }
+        a->max_age = max_age;
+        break;
+    }
+    case ALB_ACT_TRAFFIC_LIMIT:
+        if (get_u32(c, o, "qps", 1, 100000, &a->qps) < 0 || get_u32(c, o, "qps_per_ip", 1, 100000, &a->qps_per_ip) < 0)
+            return -1;
+        if (!a->qps && !a->qps_per_ip)
+            return failf(c, "a traffic_limit sets qps, qps_per_ip or both");
+        if (a->qps) {
+            a->bucket = xcalloc(1, sizeof(*a->bucket));
+            atomic_init(&a->bucket->state, 0);
+        }
+        if (a->qps_per_ip) {
+            a->ip_buckets = xcalloc(ALB_IP_BUCKETS, sizeof(*a->ip_buckets));
+            for (size_t i = 0; i < ALB_IP_BUCKETS; i++)
+                atomic_flag_clear(&a->ip_buckets[i].lock);
         }
         break;
     case ALB_ACT_REQUEST_HEADER:
@@ -788,6 +865,13 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
     }
     if (finals != 1)
         return failf(c, "expected exactly one final action (forward, redirect or fixed_response)");
+    size_t limits = 0, cors = 0;
+    for (size_t i = 0; i < r->action_cnt; i++) {
+        limits += r->actions[i].type == ALB_ACT_TRAFFIC_LIMIT;
+        cors += r->actions[i].type == ALB_ACT_CORS;
+    }
+    if (limits > 1 || cors > 1)
+        return failf(c, "at most one traffic_limit and one cors action per rule");
     if (r->final->type == ALB_ACT_FORWARD)
         r->backend = r->final->groups[0].backend;
     pop(c, an);
@@ -1023,6 +1107,14 @@ static void free_rule(struct alb_rule *r)
         free(a->body);
         free(a->name);
         free(a->value);
+        for (size_t o = 0; o < a->origin_cnt; o++)
+            free(a->origins[o]);
+        free(a->origins);
+        free(a->allow_methods);
+        free(a->allow_headers);
+        free(a->expose_headers);
+        free(a->bucket);
+        free(a->ip_buckets);
     }
     free(r->actions);
 }
@@ -1087,7 +1179,7 @@ static void set_template(json_t *o, const char *key, const struct alb_template *
 static json_t *action_to_json(const struct alb_action *a)
 {
     static const char *const names[] = {"forward", "redirect", "fixed_response", "rewrite", "request_header",
-                                        "response_header"};
+                                        "response_header", "cors", "traffic_limit"};
     static const char *const ops[] = {"insert", "replace", "remove"};
     json_t *o = json_pack("{s:s}", "type", names[a->type]);
     if (!o)
@@ -1118,6 +1210,20 @@ static json_t *action_to_json(const struct alb_action *a)
         set_template(o, "host", &a->host);
         set_template(o, "path", &a->path);
         set_template(o, "query", &a->query);
+        break;
+    case ALB_ACT_CORS:
+        json_object_set_new(o, "allow_origins", strings_to_json(a->origins, a->origin_cnt));
+        json_object_set_new(o, "allow_methods", json_string(a->allow_methods));
+        json_object_set_new(o, "allow_headers", json_string(a->allow_headers));
+        json_object_set_new(o, "expose_headers", json_string(a->expose_headers));
+        json_object_set_new(o, "allow_credentials", json_boolean(a->allow_credentials));
+        json_object_set_new(o, "max_age", json_integer(a->max_age));
+        break;
+    case ALB_ACT_TRAFFIC_LIMIT:
+        if (a->qps)
+            json_object_set_new(o, "qps", json_integer(a->qps));
+        if (a->qps_per_ip)
+            json_object_set_new(o, "qps_per_ip", json_integer(a->qps_per_ip));
         break;
     case ALB_ACT_REQUEST_HEADER:
     case ALB_ACT_RESPONSE_HEADER:

@@ -91,6 +91,27 @@ enum alb_action_type {
     ALB_ACT_REWRITE,
     ALB_ACT_REQUEST_HEADER,
     ALB_ACT_RESPONSE_HEADER,
+    ALB_ACT_CORS,
+    ALB_ACT_TRAFFIC_LIMIT,
+};
+
+/* A token bucket shared by every worker: one 64-bit word, updated with
+ * compare-and-swap, holding the last refill time (ms, 36 bits, wrapping) and
+ * the tokens in thousandths (28 bits). Mutable runtime state inside an
+ * otherwise immutable snapshot; it starts full with each snapshot. */
+struct alb_bucket {
+    _Atomic uint64_t state;
+};
+
+/* Per-client-IP buckets: a fixed table, one slot per IP hash. A slot taken
+ * by another address starts over for the newcomer (bounded memory at the
+ * cost of some leniency under very many clients). */
+#define ALB_IP_BUCKETS 4096
+struct alb_ip_bucket {
+    atomic_flag lock;  /* held for a few instructions */
+    uint64_t ip_key;
+    uint64_t last_ms;
+    uint32_t tokens_milli;
 };
 
 enum alb_header_op { ALB_HDR_INSERT, ALB_HDR_REPLACE, ALB_HDR_REMOVE };
@@ -120,6 +141,20 @@ struct alb_action {
     char *content_type; /* owned */
     char *body;         /* owned */
     size_t body_len;
+    /* cors */
+    char **origins;      /* owned; "*" or "scheme://host[:port]" with an optional "*." label */
+    size_t origin_cnt;
+    bool any_origin;     /* origins has "*" */
+    char *allow_methods; /* owned */
+    char *allow_headers; /* owned */
+    char *expose_headers; /* owned; "" when none */
+    bool allow_credentials;
+    int64_t max_age;     /* seconds; -1: not sent */
+    /* traffic_limit: 0 means no limit of that kind */
+    uint32_t qps;
+    uint32_t qps_per_ip;
+    struct alb_bucket *bucket;        /* owned, with qps */
+    struct alb_ip_bucket *ip_buckets; /* owned array of ALB_IP_BUCKETS, with qps_per_ip */
     /* request_header, response_header */
     enum alb_header_op op;
     char *name;  /* owned */

@@ -39,6 +39,7 @@
 #include "core/log.h"
 #include "http/h1.h"
 #include "http/path.h"
+#include "lb/ratelimit.h"
 #include "net/sock.h"
 #include "proxy/side.h"
 #include "proxy/upstream.h"
@@ -100,6 +101,8 @@ struct alb_client {
     struct alb_snap_hold *hold;          /* one user while a request is routed: the
                                             snapshot backend and endpoint belong to */
     const struct alb_rule *rule;         /* borrowed from hold's config */
+    const struct alb_action *cors;       /* the rule's cors action when the Origin passed */
+    char *cors_origin;                   /* owned; the Origin to echo, NULL for "*" */
     const struct alb_backend *backend;   /* borrowed from hold's config */
     const struct alb_endpoint *endpoint; /* borrowed from hold's config */
     uint64_t id;
@@ -141,6 +144,13 @@ static void free_client(struct alb_deferred *d)
     free(c);
 }
 
+static void clear_cors(struct alb_client *c)
+{
+    free(c->cors_origin);
+    c->cors_origin = NULL;
+    c->cors = NULL;
+}
+
 static void close_client(struct alb_client *c)
 {
     if (c->state == S_CLOSED)
@@ -164,6 +174,7 @@ static void close_client(struct alb_client *c)
     if (c->next)
         c->next->prev = c->prev;
     w->client_cnt--;
+    clear_cors(c);
     if (c->hold) {
         alb_worker_hold_release(w, c->hold);
         c->hold = NULL;
@@ -290,6 +301,58 @@ static void release_uphead(struct alb_client *c)
     c->uphead_len = 0;
 }
 
+/* The CORS response headers of c->cors (ingress-nginx's set). */
+static void put_cors(struct out *o, const struct alb_client *c)
+{
+    const struct alb_action *a = c->cors;
+    if (!a)
+        return;
+    put_lit(o, "Access-Control-Allow-Origin: ");
+    if (c->cors_origin)
+        put_cstr(o, c->cors_origin);
+    else
+        put_lit(o, "*");
+    put_lit(o, "\r\n");
+    if (a->allow_credentials)
+        put_lit(o, "Access-Control-Allow-Credentials: true\r\n");
+    put_lit(o, "Access-Control-Allow-Methods: ");
+    put_cstr(o, a->allow_methods);
+    put_lit(o, "\r\nAccess-Control-Allow-Headers: ");
+    put_cstr(o, a->allow_headers);
+    put_lit(o, "\r\n");
+    if (a->max_age >= 0) {
+        put_lit(o, "Access-Control-Max-Age: ");
+        put_uint(o, (unsigned)a->max_age);
+        put_lit(o, "\r\n");
+    }
+    if (a->expose_headers[0]) {
+        put_lit(o, "Access-Control-Expose-Headers: ");
+        put_cstr(o, a->expose_headers);
+        put_lit(o, "\r\n");
+    }
+    if (c->cors_origin)
+        put_lit(o, "Vary: Origin\r\n");
+}
+
+/* Whether <origin> is allowed by entry <e>: equal ignoring case, or with a
+ * "*." one-label wildcard ([A-Za-z0-9-]+) in the host; the port must match. */
+static bool origin_allowed(const char *e, struct alb_str origin)
+{
+    const char *star = strstr(e, "*.");
+    if (!star)
+        return alb_str_eq_ci(origin, e, strlen(e));
+    size_t pre = (size_t)(star - e), suf = strlen(star + 1);
+    if (origin.len <= pre + suf || strncasecmp(origin.p, e, pre) != 0 ||
+        strncasecmp(origin.p + origin.len - suf, star + 1, suf) != 0)
+        return false;
+    for (size_t i = pre; i < origin.len - suf; i++) {
+        char ch = origin.p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
 /* local_reply_with() : ALB answers the current request itself: <status>,
  * <extra> header lines (each ending in CRLF; may be empty), and a body. The
  * upstream, if any, is dropped. The connection closes afterwards when
@@ -322,12 +385,19 @@ static void local_reply_with(struct alb_client *c, int status, const char *extra
     put_cstr(&o, reason_of(status));
     put_lit(&o, "\r\nServer: alb\r\nDate: ");
     put(&o, w->date.text, ALB_HTTP_DATE_LEN);
-    put_lit(&o, "\r\nContent-Type: ");
-    put_cstr(&o, type);
-    put_lit(&o, "\r\nContent-Length: ");
-    put_uint(&o, (unsigned)body_len);
     put_lit(&o, "\r\n");
+    if (status >= 200 && status != 204 && status != 304) {
+        /* RFC 9110 §8.6: no Content-Length on 1xx and 204 */
+        put_lit(&o, "Content-Type: ");
+        put_cstr(&o, type);
+        put_lit(&o, "\r\nContent-Length: ");
+        put_uint(&o, (unsigned)body_len);
+        put_lit(&o, "\r\n");
+    } else {
+        body_len = 0;
+    }
     put(&o, extra, extra_len);
+    put_cors(&o, c);
     if (c->flags & C_CLOSE_AFTER)
         put_lit(&o, "Connection: close\r\n");
     put_lit(&o, "\r\n");
@@ -583,6 +653,7 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
         put_lit(&o, "Connection: upgrade\r\n");
     } else if (!informational) {
         put_header_ops(&o, c->rule, ALB_ACT_RESPONSE_HEADER);
+        put_cors(&o, c);
         if (!has_date) {
             alb_http_date_refresh(&c->w->date);
             put_lit(&o, "Date: ");
@@ -812,6 +883,39 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
     }
     const struct alb_rule *rule = res.rule;
     c->rule = rule;
+    for (size_t i = 0; i < rule->action_cnt; i++) {
+        const struct alb_action *act = &rule->actions[i];
+        if (act->type == ALB_ACT_TRAFFIC_LIMIT &&
+            ((act->qps && !alb_bucket_take(act->bucket, act->qps, c->w->loop.now_ms)) ||
+             (act->qps_per_ip && !alb_ip_bucket_take(act->ip_buckets, act->qps_per_ip, &c->peer.sa, c->w->loop.now_ms)))) {
+            alb_buf_consume(c->side.in, head_len);
+            local_reply(c, 503, false);
+            return;
+        }
+        if (act->type == ALB_ACT_CORS) {
+            struct alb_str origin = {NULL, 0};
+            for (size_t h = 0; h < m->hdr_cnt; h++)
+                if (alb_str_is_ci(m->hdrs[h].name, "origin"))
+                    origin = m->hdrs[h].value;
+            bool ok = act->any_origin;
+            for (size_t k = 0; !ok && origin.len && k < act->origin_cnt; k++)
+                ok = origin_allowed(act->origins[k], origin);
+            if (ok) {
+                c->cors = act;
+                if (!act->any_origin && !(c->cors_origin = strndup(origin.p, origin.len))) {
+                    alb_buf_consume(c->side.in, head_len);
+                    local_reply(c, 503, true);
+                    return;
+                }
+                if (m->method_id == ALB_H1_M_OPTIONS) {
+                    /* A preflight: answered here, never proxied. */
+                    alb_buf_consume(c->side.in, head_len);
+                    local_reply_with(c, 204, "", 0, "", "", 0, false);
+                    return;
+                }
+            }
+        }
+    }
     struct tmpl_ctx x = {{host, host_len}, orig_path, query, lc->port, path, &res.caps};
     /* Templates expand into this buffer; the head builder reads from it. */
     struct alb_buf *scratch = alb_bufpool_try_get(&c->w->bufs);
@@ -1075,6 +1179,7 @@ static void finish_request(struct alb_client *c)
     }
     release_uphead(c);
     c->rule = NULL;
+    clear_cors(c);
     if (c->hold) {
         alb_worker_hold_release(c->w, c->hold);
         c->hold = NULL;

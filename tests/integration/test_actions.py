@@ -3,6 +3,7 @@ a backend observe them through the real binary."""
 import collections
 import json
 import socket
+import time
 
 from conftest import free_port, raw_exchange, read_response, simple_config
 
@@ -172,3 +173,72 @@ def test_regex_path_case_insensitive(start_alb, backend):
                                [fwd("web")])], {"web": [backend]})
     assert get(a.port, "/img/a.PNG")[0] == 200
     assert get(a.port, "/x/img/a.png")[0] == 404  # anchored at the start
+
+
+def test_cors_any_origin_and_preflight(start_alb, backend):
+    a = start(start_alb, [rule(actions=[{"type": "cors"}, fwd("web")])], {"web": [backend]})
+    status, headers, _ = get(a.port, "/x", extra=b"Origin: https://app.example.com\r\n")
+    assert status == 200
+    assert headers["access-control-allow-origin"] == ["*"]  # the literal "*", as ingress-nginx
+    assert headers["access-control-allow-credentials"] == ["true"]
+    assert headers["access-control-allow-methods"] == ["GET, PUT, POST, DELETE, PATCH, OPTIONS"]
+    assert headers["access-control-max-age"] == ["1728000"]
+    before = len(backend.requests)
+    status, headers, body = request(a.port, b"OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n"
+                                            b"Access-Control-Request-Method: PUT\r\n\r\n")
+    assert status == 204 and body == b""
+    assert "content-length" not in headers
+    assert headers["access-control-allow-origin"] == ["*"]
+    assert len(backend.requests) == before  # a preflight is answered by ALB
+
+
+def test_cors_origin_list(start_alb, backend):
+    a = start(start_alb, [rule(actions=[{"type": "cors", "allow_origins": ["https://*.example.com", "http://localhost:3000"],
+                                         "allow_credentials": False, "expose_headers": "X-Total",
+                                         "max_age": 600}, fwd("web")])], {"web": [backend]})
+    _, headers, _ = get(a.port, "/", extra=b"Origin: https://app.example.com\r\n")
+    assert headers["access-control-allow-origin"] == ["https://app.example.com"]
+    assert headers["vary"] == ["Origin"] and headers["access-control-expose-headers"] == ["X-Total"]
+    assert headers["access-control-max-age"] == ["600"] and "access-control-allow-credentials" not in headers
+    assert get(a.port, "/", extra=b"Origin: http://localhost:3000\r\n")[1]["access-control-allow-origin"] == \
+        ["http://localhost:3000"]
+    for bad in (b"https://a.b.example.com", b"https://evil.com", b"http://localhost:3001", b"http://app.example.com"):
+        _, headers, _ = get(a.port, "/", extra=b"Origin: " + bad + b"\r\n")
+        assert "access-control-allow-origin" not in headers, bad
+    # an OPTIONS from a disallowed origin is proxied, not answered
+    before = len(backend.requests)
+    status, headers, _ = request(a.port, b"OPTIONS / HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.com\r\n\r\n")
+    assert status == 200 and len(backend.requests) == before + 1
+
+
+def test_traffic_limit_rule_qps(start_alb, backend):
+    a = start(start_alb, [rule({"path": {"type": "Prefix", "value": "/limited"}},
+                               [{"type": "traffic_limit", "qps": 5}, fwd("web")]),
+                          rule(actions=[fwd("web")])], {"web": [backend]})
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    statuses = []
+    rest = b""
+    t0 = time.monotonic()
+    for _ in range(20):  # far faster than 5 per second
+        s.sendall(b"GET /limited HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, _, _, rest = read_response(s, rest)
+        statuses.append(status)
+    # a full bucket (5) plus what refilled while the loop ran
+    allowed = 5 + int((time.monotonic() - t0) * 5)
+    assert 5 <= statuses.count(200) <= allowed and statuses.count(200) + statuses.count(503) == 20
+    # other rules are not limited, and the connection stays usable
+    s.sendall(b"GET /free HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert read_response(s, rest)[0] == 200
+    s.close()
+    m = a.metrics()
+    assert sum(v for k, v in m.items() if k.startswith("alb_requests_total") and 'class="5xx"' in k) == \
+        statuses.count(503)
+
+
+def test_traffic_limit_per_ip_across_connections(start_alb, backend):
+    """The per-IP budget holds whichever worker each connection lands on."""
+    a = start(start_alb, [rule(actions=[{"type": "traffic_limit", "qps_per_ip": 4}, fwd("web")])], {"web": [backend]})
+    t0 = time.monotonic()
+    statuses = [get(a.port, "/")[0] for _ in range(16)]  # a new connection each time
+    allowed = 4 + int((time.monotonic() - t0) * 4)
+    assert 4 <= statuses.count(200) <= allowed, statuses
