@@ -499,6 +499,7 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
         {"cors", ALB_ACT_CORS, {"type", "allow_origins", "allow_methods", "allow_headers", "expose_headers",
                                 "allow_credentials", "max_age"}},
         {"traffic_limit", ALB_ACT_TRAFFIC_LIMIT, {"type", "qps", "qps_per_ip"}},
+        {"mirror", ALB_ACT_MIRROR, {"type", "backend", "backends"}},
     };
     size_t t = 0;
     while (t < sizeof(types) / sizeof(types[0]) && strcmp(types[t].name, type) != 0)
@@ -506,7 +507,7 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
     if (t == sizeof(types) / sizeof(types[0])) {
         size_t k = push_key(c, "type");
         return failf(c, "unknown action type \"%.32s\" (forward, redirect, fixed_response, rewrite, request_header, "
-                        "response_header, cors, traffic_limit)", type), pop(c, k), -1;
+                        "response_header, cors, traffic_limit, mirror)", type), pop(c, k), -1;
     }
     a->type = types[t].type;
     const char *key;
@@ -522,13 +523,14 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
         }
     }
     switch (a->type) {
-    case ALB_ACT_FORWARD: {
+    case ALB_ACT_FORWARD:
+    case ALB_ACT_MIRROR: {
         const char *one;
         if (get_str(c, o, "backend", false, &one) < 0)
             return -1;
         json_t *many = json_object_get(o, "backends");
         if (!!one == !!many)
-            return failf(c, "a forward names \"backend\" or \"backends\", exactly one of them");
+            return failf(c, "a %s names \"backend\" or \"backends\", exactly one of them", type);
         if (one) {
             a->groups = xcalloc(1, sizeof(*a->groups));
             a->group_cnt = 1;
@@ -865,13 +867,16 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
     }
     if (finals != 1)
         return failf(c, "expected exactly one final action (forward, redirect or fixed_response)");
-    size_t limits = 0, cors = 0;
+    size_t limits = 0, cors = 0, mirrors = 0;
     for (size_t i = 0; i < r->action_cnt; i++) {
         limits += r->actions[i].type == ALB_ACT_TRAFFIC_LIMIT;
         cors += r->actions[i].type == ALB_ACT_CORS;
+        mirrors += r->actions[i].type == ALB_ACT_MIRROR;
     }
-    if (limits > 1 || cors > 1)
-        return failf(c, "at most one traffic_limit and one cors action per rule");
+    if (limits > 1 || cors > 1 || mirrors > 1)
+        return failf(c, "at most one traffic_limit, one cors and one mirror action per rule");
+    if (mirrors && r->final->type != ALB_ACT_FORWARD)
+        return failf(c, "a mirror goes with a forward: it copies what is forwarded");
     if (r->final->type == ALB_ACT_FORWARD)
         r->backend = r->final->groups[0].backend;
     pop(c, an);
@@ -1179,13 +1184,14 @@ static void set_template(json_t *o, const char *key, const struct alb_template *
 static json_t *action_to_json(const struct alb_action *a)
 {
     static const char *const names[] = {"forward", "redirect", "fixed_response", "rewrite", "request_header",
-                                        "response_header", "cors", "traffic_limit"};
+                                        "response_header", "cors", "traffic_limit", "mirror"};
     static const char *const ops[] = {"insert", "replace", "remove"};
     json_t *o = json_pack("{s:s}", "type", names[a->type]);
     if (!o)
         return NULL;
     switch (a->type) {
-    case ALB_ACT_FORWARD: {
+    case ALB_ACT_FORWARD:
+    case ALB_ACT_MIRROR: {
         json_t *g = json_array();
         for (size_t i = 0; g && i < a->group_cnt; i++)
             json_array_append_new(g, json_pack("{s:s,s:i}", "name", a->groups[i].backend->name, "weight",

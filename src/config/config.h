@@ -93,6 +93,7 @@ enum alb_action_type {
     ALB_ACT_RESPONSE_HEADER,
     ALB_ACT_CORS,
     ALB_ACT_TRAFFIC_LIMIT,
+    ALB_ACT_MIRROR,
 };
 
 /* A token bucket shared by every worker: one 64-bit word, updated with
@@ -130,7 +131,7 @@ struct alb_template {
 
 struct alb_action {
     enum alb_action_type type;
-    /* forward */
+    /* forward, mirror */
     struct alb_weighted_backend *groups; /* owned */
     size_t group_cnt;
     uint32_t weight_total;

@@ -41,6 +41,7 @@
 #include "http/path.h"
 #include "lb/ratelimit.h"
 #include "net/sock.h"
+#include "proxy/mirror.h"
 #include "proxy/side.h"
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
@@ -103,6 +104,7 @@ struct alb_client {
     const struct alb_rule *rule;         /* borrowed from hold's config */
     const struct alb_action *cors;       /* the rule's cors action when the Origin passed */
     char *cors_origin;                   /* owned; the Origin to echo, NULL for "*" */
+    struct alb_mirror *mirror;           /* the request's mirror while its body is copied */
     const struct alb_backend *backend;   /* borrowed from hold's config */
     const struct alb_endpoint *endpoint; /* borrowed from hold's config */
     uint64_t id;
@@ -144,6 +146,13 @@ static void free_client(struct alb_deferred *d)
     free(c);
 }
 
+/* The request ends without having been sent whole: so does its mirror. */
+static void drop_mirror(struct alb_client *c)
+{
+    if (c->mirror)
+        alb_mirror_abort(c->mirror); /* clears c->mirror */
+}
+
 static void clear_cors(struct alb_client *c)
 {
     free(c->cors_origin);
@@ -175,6 +184,7 @@ static void close_client(struct alb_client *c)
         c->next->prev = c->prev;
     w->client_cnt--;
     clear_cors(c);
+    drop_mirror(c);
     if (c->hold) {
         alb_worker_hold_release(w, c->hold);
         c->hold = NULL;
@@ -366,6 +376,7 @@ static void local_reply_with(struct alb_client *c, int status, const char *extra
         c->up = NULL;
     }
     release_uphead(c);
+    drop_mirror(c);
     if (!c->req.done)
         close = true; /* the unread body would be taken for the next request */
     if (close)
@@ -1031,6 +1042,16 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
         return;
     }
     c->uphead_len = (uint32_t)alb_buf_len(c->uphead);
+    for (size_t i = 0; i < rule->action_cnt && !(c->flags & C_UPGRADE_REQ); i++) {
+        const struct alb_action *act = &rule->actions[i];
+        if (act->type != ALB_ACT_MIRROR)
+            continue;
+        const struct alb_backend *mb = pick_backend(c, act);
+        const struct alb_endpoint *mep = mb->ep_cnt ? &mb->eps[alb_worker_random(c->w) % mb->ep_cnt] : NULL;
+        if (mep && mep->weight)
+            c->mirror = alb_mirror_start(c->w, mep, alb_buf_head(c->uphead), c->uphead_len, mb->response_timeout_ms,
+                                         &c->mirror);
+    }
     alb_buf_consume(c->side.in, head_len);
     c->resp_phase = R_HEAD;
     connect_upstream(c, true);
@@ -1180,6 +1201,7 @@ static void finish_request(struct alb_client *c)
     release_uphead(c);
     c->rule = NULL;
     clear_cors(c);
+    drop_mirror(c);
     if (c->hold) {
         alb_worker_hold_release(c->w, c->hold);
         c->hold = NULL;
@@ -1258,14 +1280,22 @@ static bool step_active(struct alb_client *c)
             local_reply(c, rc == -2 ? 413 : 400, true);
             return true;
         }
+        const char *body_at = c->side.in ? alb_buf_head(c->side.in) : NULL;
         ssize_t n = pump(&up->side, c->uphead, c->side.in, &c->req, &body_len);
         if (n > 0) {
             progress = true;
             if (body_len)
                 c->flags |= C_BODY_SENT;
+            /* the bytes just sent are still in place: consuming only moved
+             * the buffer's start */
+            if (body_len && c->mirror)
+                alb_mirror_feed(c->mirror, body_at, body_len);
             if (c->uphead && alb_buf_is_empty(c->uphead) && (c->flags & C_RESP_STARTED))
                 release_uphead(c);
-        } else if (n == ALB_SIDE_FAILED) {
+        }
+        if (c->mirror && c->req.done && c->req.ready == 0)
+            alb_mirror_finish(c->mirror); /* everything was copied: it goes on alone */
+        if (n == ALB_SIDE_FAILED) {
             /* Keep reading: the server may have answered before closing. */
             c->flags |= C_REQ_WRITE_FAILED;
             up->flags |= ALB_UP_NO_REUSE;

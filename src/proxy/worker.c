@@ -14,6 +14,7 @@
 #include "config/publish.h"
 #include "core/log.h"
 #include "net/sock.h"
+#include "proxy/mirror.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
 
@@ -405,6 +406,7 @@ void alb_worker_join(struct alb_worker *w) { pthread_join(w->thread, NULL); }
 void alb_worker_deinit(struct alb_worker *w)
 {
     alb_session_close_all(w);
+    alb_mirror_close_all(w);
     for (size_t i = 0; i < w->pool_cap; i++) {
         struct alb_upool *p = w->pools[i];
         if (!p)

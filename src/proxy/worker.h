@@ -24,6 +24,7 @@ struct alb_worker;
 struct alb_client;
 struct alb_upstream;
 struct alb_publisher;
+struct alb_mirror;
 
 /* A snapshot this worker uses. The hold owns one reference to the snapshot;
  * <users> counts, without atomics, what in this worker still points into it:
@@ -96,6 +97,8 @@ struct alb_worker {
     uint64_t drain_deadline_ms;
     struct alb_client *clients;   /* open client connections */
     size_t client_cnt;
+    struct alb_mirror *mirrors;   /* mirrors in flight (proxy/mirror.c) */
+    size_t mirror_cnt;
     struct alb_upool **pools;     /* owned open-addressed table of owned pools */
     size_t pool_cap;
     size_t pool_cnt;

@@ -242,3 +242,55 @@ def test_traffic_limit_per_ip_across_connections(start_alb, backend):
     statuses = [get(a.port, "/")[0] for _ in range(16)]  # a new connection each time
     allowed = 4 + int((time.monotonic() - t0) * 4)
     assert 4 <= statuses.count(200) <= allowed, statuses
+
+
+def wait_for(pred, timeout=5):
+    """Polls <pred> until true (a mirror arrives on its own schedule)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_mirror_copies_requests(start_alb, backend, backend2):
+    a = start(start_alb, [rule(actions=[{"type": "mirror", "backend": "shadow"}, fwd("main")])],
+              {"main": [backend], "shadow": [backend2]})
+    status, headers, body = get(a.port, "/hello?x=1", extra=b"X-Trace: t1\r\n")
+    assert status == 200 and headers["x-backend"] == ["b1"] and body == b"hello from b1 /hello\n"
+    assert wait_for(lambda: len(backend2.requests) == 1)
+    method, target, hdrs, _ = backend2.requests[0]
+    assert (method, target) == ("GET", "/hello?x=1")
+    assert ("X-Trace", "t1") in hdrs and ("Connection", "close") in hdrs
+    # a body is copied as it streams
+    payload = b"m" * 300000
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
+    status, _, body, _ = read_response(s)
+    s.close()
+    assert status == 200 and body == b"300000"
+    assert wait_for(lambda: any(r[1] == "/upload" and r[3] == 300000 for r in backend2.requests))
+
+
+def test_dead_or_stuck_mirror_never_affects_client(start_alb, backend):
+    stuck = socket.socket()  # accepts (the kernel does) but never reads or answers
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(16)
+    dead = free_port()
+    try:
+        for port in (dead, stuck.getsockname()[1]):
+            a = start(start_alb, [rule(actions=[{"type": "mirror", "backend": "shadow"}, fwd("main")])],
+                      {"main": [backend], "shadow": [port]})
+            payload = b"z" * (2 << 20)  # far more than a mirror may lag behind
+            t0 = time.monotonic()
+            s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+            for _ in range(3):
+                s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
+                status, _, body, _ = read_response(s)
+                assert status == 200 and body == str(len(payload)).encode()
+            s.close()
+            assert time.monotonic() - t0 < 10
+            assert get(a.port, "/")[0] == 200
+    finally:
+        stuck.close()

@@ -128,6 +128,12 @@ static void test_rule_errors(void)
                  "listeners[0].rules[0].actions[0].backends: the weights add up to 0");
     expect_error(L0 "{\"actions\":[{\"type\":\"forward\",\"backends\":[{\"name\":\"nope\"}]}]}" END,
                  "listeners[0].rules[0].actions[0].backends[0].name: no backend named \"nope\"");
+    expect_error(L0 "{\"actions\":[{\"type\":\"mirror\",\"backend\":\"web\"},{\"type\":\"fixed_response\"}]}" END,
+                 "listeners[0].rules[0].actions: a mirror goes with a forward");
+    expect_error(L0 "{\"actions\":[{\"type\":\"traffic_limit\"}," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0]: a traffic_limit sets qps, qps_per_ip or both");
+    expect_error(L0 "{\"actions\":[{\"type\":\"cors\",\"allow_origins\":[\"example.com\"]}," FWD "]}" END,
+                 "listeners[0].rules[0].actions[0].allow_origins[0]: expected \"*\" or scheme://host[:port]");
     expect_error(L0 "{\"actions\":[{\"type\":\"rewrite\"}," FWD "]}" END,
                  "listeners[0].rules[0].actions[0]: a rewrite sets at least one of host, path, query");
 }
