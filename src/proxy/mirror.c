@@ -15,7 +15,8 @@
 struct alb_mirror {
     struct alb_side side; /* first: the epoll pointer is the mirror */
     struct alb_worker *w;
-    struct alb_buf *out;  /* owned: bytes not yet sent */
+    char *q;              /* owned: bytes not yet sent, q[q_start .. q_start + q_len) */
+    size_t q_start, q_len, q_cap;
     struct alb_timer timer;
     struct alb_deferred defer;
     struct alb_mirror *prev, *next; /* the worker's list */
@@ -39,8 +40,8 @@ static void close_mirror(struct alb_mirror *m)
         *m->owner = NULL; /* the session never sees a closed mirror */
     alb_loop_disarm(&w->loop, &m->timer);
     close(m->side.io.fd);
-    alb_bufpool_put(&w->bufs, m->out);
-    m->out = NULL;
+    free(m->q);
+    m->q = NULL;
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -51,10 +52,35 @@ static void close_mirror(struct alb_mirror *m)
     alb_loop_defer(&w->loop, &m->defer, free_mirror);
 }
 
+/* Appends to the queue, growing it up to ALB_MIRROR_MAX_LAG. */
+static bool enqueue(struct alb_mirror *m, const char *p, size_t n)
+{
+    if (m->q_len + n > ALB_MIRROR_MAX_LAG)
+        return false;
+    if (m->q_start + m->q_len + n > m->q_cap) {
+        if (m->q_len)
+            memmove(m->q, m->q + m->q_start, m->q_len);
+        m->q_start = 0;
+        if (m->q_len + n > m->q_cap) {
+            size_t cap = m->q_cap ? m->q_cap : 16384;
+            while (cap < m->q_len + n)
+                cap *= 2;
+            char *q = realloc(m->q, cap);
+            if (!q)
+                return false;
+            m->q = q;
+            m->q_cap = cap;
+        }
+    }
+    memcpy(m->q + m->q_start + m->q_len, p, n);
+    m->q_len += n;
+    return true;
+}
+
 static void flush(struct alb_mirror *m)
 {
-    while (!m->connecting && m->out && !alb_buf_is_empty(m->out)) {
-        struct iovec iov = {alb_buf_head(m->out), alb_buf_len(m->out)};
+    while (!m->connecting && m->q_len) {
+        struct iovec iov = {m->q + m->q_start, m->q_len};
         ssize_t n = alb_side_writev(&m->side, &iov, 1);
         if (n < 0) {
             close_mirror(m);
@@ -62,7 +88,8 @@ static void flush(struct alb_mirror *m)
         }
         if (n == 0)
             return;
-        alb_buf_consume(m->out, (size_t)n);
+        m->q_start += (size_t)n;
+        m->q_len -= (size_t)n;
     }
 }
 
@@ -110,21 +137,15 @@ struct alb_mirror *alb_mirror_start(struct alb_worker *w, const struct alb_endpo
     if (w->mirror_cnt >= ALB_MIRROR_MAX_INFLIGHT || head_len < 4 || w->draining)
         return NULL;
     struct alb_mirror *m = calloc(1, sizeof(*m));
-    struct alb_buf *out = alb_bufpool_try_get(&w->bufs);
-    if (!m || !out || head_len - 2 + sizeof(close_hdr) - 1 > alb_buf_room(out))
-        goto fail;
     /* the head without its last CRLF, then Connection: close */
-    memcpy(alb_buf_tail(out), head, head_len - 2);
-    out->end += (uint32_t)(head_len - 2);
-    memcpy(alb_buf_tail(out), close_hdr, sizeof(close_hdr) - 1);
-    out->end += sizeof(close_hdr) - 1;
+    if (!m || !enqueue(m, head, head_len - 2) || !enqueue(m, close_hdr, sizeof(close_hdr) - 1))
+        goto fail;
     int fd = alb_sock_connect((const struct sockaddr *)&ep->addr, ep->addr_len);
     if (fd < 0)
         goto fail;
     m->side.io.fd = fd;
     m->side.io.fn = on_io;
     m->w = w;
-    m->out = out;
     m->owner = owner;
     m->connecting = true;
     alb_timer_init(&m->timer, on_timeout);
@@ -140,7 +161,8 @@ struct alb_mirror *alb_mirror_start(struct alb_worker *w, const struct alb_endpo
     w->mirror_cnt++;
     return m;
 fail:
-    alb_bufpool_put(&w->bufs, out);
+    if (m)
+        free(m->q);
     free(m);
     return NULL;
 }
@@ -149,14 +171,10 @@ bool alb_mirror_feed(struct alb_mirror *m, const char *p, size_t n)
 {
     if (m->closed)
         return false;
-    if (m->out && alb_buf_room(m->out) < n)
-        alb_buf_compact(m->out);
-    if (!m->out || alb_buf_room(m->out) < n) {
+    if (!enqueue(m, p, n)) {
         close_mirror(m); /* fell behind: drop it rather than slow the client */
         return false;
     }
-    memcpy(alb_buf_tail(m->out), p, n);
-    m->out->end += (uint32_t)n;
     flush(m);
     return !m->closed;
 }

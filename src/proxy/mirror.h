@@ -3,8 +3,9 @@
  * A mirror is its own short-lived upstream connection: it is sent the same
  * request head (with Connection: close) and the same body bytes as they
  * leave for the real upstream; its response is read and dropped. It never
- * slows the client: when the mirror falls behind by more than one buffer,
- * or fails, it is dropped, and the client's exchange goes on untouched.
+ * slows the client: when the mirror falls ALB_MIRROR_MAX_LAG bytes behind
+ * (its connect takes a round trip while the body may already flow), or
+ * fails, it is dropped, and the client's exchange goes on untouched.
  * Worker thread only.
  */
 #ifndef ALB_PROXY_MIRROR_H
@@ -19,8 +20,10 @@
 struct alb_worker;
 struct alb_mirror;
 
-/* At most this many mirrors in flight per worker; more are skipped. */
-#define ALB_MIRROR_MAX_INFLIGHT 1024
+/* At most this many mirrors in flight per worker; more are skipped. With
+ * the lag bound this caps mirror memory at 64 MiB per worker. */
+#define ALB_MIRROR_MAX_INFLIGHT 256
+#define ALB_MIRROR_MAX_LAG (256u * 1024u)
 
 /* alb_mirror_start() : connects to <ep> and queues <head> (a complete
  * request head ending in CRLF CRLF), adding Connection: close. Returns the
