@@ -25,6 +25,18 @@ static inline bool alb_str_eq_ci(struct alb_str a, const char *lit, size_t lit_l
     return a.len == lit_len && strncasecmp(a.p, lit, lit_len) == 0;
 }
 
+/* alb_hex_digit() : the value of hex digit <c>, or -1. */
+static inline int alb_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #define alb_str_is_ci(s, lit) alb_str_eq_ci((s), (lit), sizeof(lit) - 1)
 
 #endif

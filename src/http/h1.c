@@ -554,17 +554,6 @@ void alb_h1_chunked_init(struct alb_h1_chunked *c)
 
 bool alb_h1_chunked_is_done(const struct alb_h1_chunked *c) { return c->state == CH_DONE; }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 enum alb_h1_result alb_h1_chunked_step(struct alb_h1_chunked *c, const char *p, size_t len, size_t *used,
                                        bool *is_data)
 {
@@ -583,7 +572,7 @@ enum alb_h1_result alb_h1_chunked_step(struct alb_h1_chunked *c, const char *p, 
         unsigned char ch = (unsigned char)p[i];
         switch (c->state) {
         case CH_SIZE: {
-            int h = hexval(ch);
+            int h = alb_hex_digit(ch);
             if (h >= 0) {
                 /* 16 hex digits would overflow what any length needs: refuse. */
                 if (++c->size_digits > 15)

@@ -1,18 +1,9 @@
 /* http/path.c : see path.h. One pass to decode, one to remove dot segments. */
 #include "http/path.h"
 
-#include <stdbool.h>
+#include "core/str.h"
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include <stdbool.h>
 
 static bool is_unreserved(unsigned char c)
 {
@@ -76,7 +67,7 @@ long alb_path_normalize(const char *in, size_t len, char *out, size_t cap)
         }
         if (i + 2 >= len)
             return -1;
-        int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+        int hi = alb_hex_digit((unsigned char)in[i + 1]), lo = alb_hex_digit((unsigned char)in[i + 2]);
         if (hi < 0 || lo < 0)
             return -1;
         unsigned char d = (unsigned char)(hi * 16 + lo);

@@ -310,17 +310,6 @@ static bool value_in(const struct alb_condition *cd, const char *v, size_t n, st
     return false;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes (and '+' as space) s[0..n) into out; returns the length,
  * or (size_t)-1 when it does not fit or an escape is invalid. */
 static size_t form_decode(const char *s, size_t n, char *out, size_t cap)
@@ -335,7 +324,7 @@ static size_t form_decode(const char *s, size_t n, char *out, size_t cap)
         } else if (ch == '%') {
             if (i + 2 >= n)
                 return (size_t)-1;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            int hi = alb_hex_digit((unsigned char)s[i + 1]), lo = alb_hex_digit((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return (size_t)-1;
             out[w++] = (char)(hi * 16 + lo);
