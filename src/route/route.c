@@ -149,12 +149,11 @@ static int rule_kind(const struct alb_rule *r)
     return r->path_match == ALB_PATH_EXACT ? KIND_EXACT : r->path_match == ALB_PATH_PREFIX ? KIND_PREFIX : KIND_REGEX;
 }
 
-/* qsort context-free comparison of regex rule indices needs the rules */
-static const struct alb_rule *sort_rules;
-
-static int cmp_regex(const void *a, const void *b)
+/* Regex rule indices by precedence: longer pattern first, then declared. */
+static int cmp_regex(const void *a, const void *b, void *ctx)
 {
-    const struct alb_rule *x = &sort_rules[*(const uint32_t *)a], *y = &sort_rules[*(const uint32_t *)b];
+    const struct alb_rule *rules = ctx;
+    const struct alb_rule *x = &rules[*(const uint32_t *)a], *y = &rules[*(const uint32_t *)b];
     if (x->path_len != y->path_len)
         return x->path_len > y->path_len ? -1 : 1;
     return x->index < y->index ? -1 : x->index > y->index;
@@ -240,10 +239,9 @@ static void router_free(struct alb_router *r)
 
 static void sort_regex(struct host_routes *hr, const struct alb_rule *rules)
 {
-    sort_rules = rules; /* control thread only; qsort has no context argument */
     for (uint32_t i = 0; i < hr->cnt; i++)
         if (hr->groups[i].regex_cnt > 1)
-            qsort(hr->groups[i].regex, hr->groups[i].regex_cnt, sizeof(uint32_t), cmp_regex);
+            qsort_r(hr->groups[i].regex, hr->groups[i].regex_cnt, sizeof(uint32_t), cmp_regex, (void *)rules);
 }
 
 static void sort_table_regex(struct table *t, const struct alb_rule *rules)
