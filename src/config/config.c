@@ -169,7 +169,7 @@ static void *xcalloc(size_t n, size_t size)
 
 static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
 {
-    static const char *const fields[] = {"address", "port", "weight", NULL};
+    static const char *const fields[] = {"address", "port", "weight", "ready", NULL};
     if (check_fields(c, o, fields) < 0)
         return -1;
     const char *addr;
@@ -187,6 +187,12 @@ static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
     ep->weight = 1;
     if (get_u32(c, o, "weight", 0, ALB_MAX_WEIGHT, &ep->weight) < 0)
         return -1;
+    json_t *ready = json_object_get(o, "ready");
+    if (ready && !json_is_boolean(ready)) {
+        size_t n = push_key(c, "ready");
+        return failf(c, "expected a boolean"), pop(c, n), -1;
+    }
+    ep->ready = !ready || json_is_true(ready);
     if (!alb_addr_parse(addr, (uint16_t)port, &ep->addr, &ep->addr_len)) {
         size_t n = push_key(c, "address");
         failf(c, "expected a numeric IPv4 or IPv6 address, got \"%.64s\"", addr);
@@ -202,9 +208,151 @@ static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
     return 0;
 }
 
+/* Reads a required or optional array of strings; *out is owned (NULL-free). */
+static int get_strings(struct ctx *c, json_t *obj, const char *key, bool required, char ***out, size_t *cnt)
+{
+    int rc;
+    json_t *arr = get_array(c, obj, key, required, &rc);
+    *out = NULL;
+    *cnt = 0;
+    if (rc < 0 || !arr)
+        return rc;
+    size_t n = push_key(c, key);
+    *cnt = json_array_size(arr);
+    *out = xcalloc(*cnt, sizeof(char *));
+    for (size_t i = 0; i < *cnt; i++) {
+        json_t *v = json_array_get(arr, i);
+        size_t k = push_index(c, i);
+        if (!json_is_string(v))
+            return failf(c, "expected a string"), -1;
+        (*out)[i] = xstrdup(json_string_value(v));
+        pop(c, k);
+    }
+    pop(c, n);
+    return 0;
+}
+
+static bool is_token_text(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
+/* Field values ALB writes into messages: no control characters. */
+static bool is_field_value_text(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static int get_bool(struct ctx *c, json_t *o, const char *key, bool *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        size_t n = push_key(c, key);
+        return failf(c, "expected a boolean"), pop(c, n), -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int parse_health_check(struct ctx *c, json_t *o, struct alb_health_check *h)
+{
+    static const char *const fields[] = {"enabled", "path", "port", "method", "interval_ms", "timeout_ms",
+                                         "healthy_threshold", "unhealthy_threshold", "codes", NULL};
+    const char *path, *method;
+    uint32_t port = 0;
+    h->enabled = true;
+    h->interval_ms = 2000;
+    h->timeout_ms = 5000;
+    h->healthy_threshold = h->unhealthy_threshold = 3;
+    h->codes = 1u << 1; /* 2xx */
+    if (check_fields(c, o, fields) < 0 || get_bool(c, o, "enabled", &h->enabled) < 0 ||
+        get_str(c, o, "path", false, &path) < 0 || get_str(c, o, "method", false, &method) < 0 ||
+        get_u32(c, o, "port", 0, 65535, &port) < 0 || get_u32(c, o, "interval_ms", 1000, 50000, &h->interval_ms) < 0 ||
+        get_u32(c, o, "timeout_ms", 1000, 300000, &h->timeout_ms) < 0 ||
+        get_u32(c, o, "healthy_threshold", 2, 10, &h->healthy_threshold) < 0 ||
+        get_u32(c, o, "unhealthy_threshold", 2, 10, &h->unhealthy_threshold) < 0)
+        return -1;
+    h->port = (uint16_t)port;
+    if (path && (path[0] != '/' || strlen(path) > 80 || !is_field_value_text(path) || strchr(path, ' '))) {
+        size_t n = push_key(c, "path");
+        return failf(c, "a path of 1 to 80 characters starting with '/'"), pop(c, n), -1;
+    }
+    h->path = xstrdup(path ? path : "/");
+    if (method && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        size_t n = push_key(c, "method");
+        return failf(c, "expected GET or HEAD"), pop(c, n), -1;
+    }
+    h->method_get = method && !strcmp(method, "GET");
+    char **codes;
+    size_t cnt;
+    if (get_strings(c, o, "codes", false, &codes, &cnt) < 0)
+        return -1;
+    if (codes) {
+        h->codes = 0;
+        for (size_t i = 0; i < cnt; i++) {
+            const char *v = codes[i];
+            bool ok = strlen(v) == 3 && v[0] >= '1' && v[0] <= '5' && v[1] == 'x' && v[2] == 'x';
+            if (ok)
+                h->codes |= (uint8_t)(1u << (v[0] - '1'));
+            free(codes[i]);
+            if (!ok) {
+                for (size_t j = i + 1; j < cnt; j++)
+                    free(codes[j]);
+                free(codes);
+                size_t n = push_key(c, "codes");
+                size_t k = push_index(c, i);
+                failf(c, "expected 1xx, 2xx, 3xx, 4xx or 5xx");
+                pop(c, k);
+                pop(c, n);
+                return -1;
+            }
+        }
+        free(codes);
+    }
+    return 0;
+}
+
+static int parse_session(struct ctx *c, json_t *o, struct alb_session_persistence *sp)
+{
+    static const char *const fields[] = {"enabled", "type", "cookie_name", "timeout_s", NULL};
+    const char *type, *cookie;
+    sp->enabled = true;
+    sp->timeout_s = 1000;
+    if (check_fields(c, o, fields) < 0 || get_bool(c, o, "enabled", &sp->enabled) < 0 ||
+        get_str(c, o, "type", false, &type) < 0 || get_str(c, o, "cookie_name", false, &cookie) < 0 ||
+        get_u32(c, o, "timeout_s", 1, 86400, &sp->timeout_s) < 0)
+        return -1;
+    if (type && strcmp(type, "insert_cookie") && strcmp(type, "server_cookie")) {
+        size_t n = push_key(c, "type");
+        return failf(c, "expected insert_cookie or server_cookie"), pop(c, n), -1;
+    }
+    sp->server_cookie = type && !strcmp(type, "server_cookie");
+    if (sp->server_cookie && !(cookie && is_token_text(cookie))) {
+        size_t n = push_key(c, "cookie_name");
+        return failf(c, "a cookie name (a token) is required with server_cookie"), pop(c, n), -1;
+    }
+    if (cookie && !sp->server_cookie) {
+        size_t n = push_key(c, "cookie_name");
+        return failf(c, "only with server_cookie"), pop(c, n), -1;
+    }
+    sp->cookie_name = cookie ? xstrdup(cookie) : NULL;
+    return 0;
+}
+
 static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
 {
-    static const char *const fields[] = {"name", "protocol", "algorithm", "timeouts", "endpoints", NULL};
+    static const char *const fields[] = {"name", "protocol", "algorithm", "timeouts", "endpoints", "health_check",
+                                         "session_persistence", NULL};
     static const char *const timeout_fields[] = {"connect_ms", "response_ms", NULL};
     if (check_fields(c, o, fields) < 0)
         return -1;
@@ -239,6 +387,20 @@ static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
         if (check_fields(c, t, timeout_fields) < 0 ||
             get_u32(c, t, "connect_ms", 1, 3600000, &b->connect_timeout_ms) < 0 ||
             get_u32(c, t, "response_ms", 1, 86400000, &b->response_timeout_ms) < 0)
+            return -1;
+        pop(c, n);
+    }
+    json_t *hc = json_object_get(o, "health_check");
+    if (hc) {
+        size_t n = push_key(c, "health_check");
+        if (parse_health_check(c, hc, &b->health_check) < 0)
+            return -1;
+        pop(c, n);
+    }
+    json_t *sp = json_object_get(o, "session_persistence");
+    if (sp) {
+        size_t n = push_key(c, "session_persistence");
+        if (parse_session(c, sp, &b->session) < 0)
             return -1;
         pop(c, n);
     }
@@ -289,30 +451,6 @@ static struct alb_backend *find_backend(struct alb_config *cfg, const char *name
     return NULL;
 }
 
-/* Reads a required or optional array of strings; *out is owned (NULL-free). */
-static int get_strings(struct ctx *c, json_t *obj, const char *key, bool required, char ***out, size_t *cnt)
-{
-    int rc;
-    json_t *arr = get_array(c, obj, key, required, &rc);
-    *out = NULL;
-    *cnt = 0;
-    if (rc < 0 || !arr)
-        return rc;
-    size_t n = push_key(c, key);
-    *cnt = json_array_size(arr);
-    *out = xcalloc(*cnt, sizeof(char *));
-    for (size_t i = 0; i < *cnt; i++) {
-        json_t *v = json_array_get(arr, i);
-        size_t k = push_index(c, i);
-        if (!json_is_string(v))
-            return failf(c, "expected a string"), -1;
-        (*out)[i] = xstrdup(json_string_value(v));
-        pop(c, k);
-    }
-    pop(c, n);
-    return 0;
-}
-
 /* "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
 static bool parse_cidr(const char *text, struct alb_cidr *out)
 {
@@ -344,25 +482,6 @@ static bool parse_cidr(const char *text, struct alb_cidr *out)
     out->prefix_len = (uint8_t)plen;
     for (size_t bit = plen; bit < bytes * 8; bit++)
         out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
-    return true;
-}
-
-static bool is_token_text(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
-            return false;
-    return true;
-}
-
-/* Field values ALB writes into messages: no control characters. */
-static bool is_field_value_text(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
     return true;
 }
 
@@ -1140,6 +1259,8 @@ void alb_config_free(struct alb_config *c)
     }
     free(c->listeners);
     for (size_t i = 0; i < c->backend_cnt; i++) {
+        free(c->backends[i].health_check.path);
+        free(c->backends[i].session.cookie_name);
         for (size_t j = 0; j < c->backends[i].ep_cnt; j++)
             free(c->backends[i].eps[j].address);
         free(c->backends[i].name);
@@ -1275,12 +1396,37 @@ static json_t *backend_to_json(const struct alb_backend *b)
 {
     json_t *eps = json_array();
     for (size_t i = 0; eps && i < b->ep_cnt; i++)
-        json_array_append_new(eps, json_pack("{s:s,s:i,s:i}", "address", b->eps[i].address, "port",
-                                             (int)b->eps[i].port,
-                                             "weight", (int)b->eps[i].weight));
-    return json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", "http", "algorithm",
-                     "round_robin", "timeouts", "connect_ms", (json_int_t)b->connect_timeout_ms, "response_ms",
-                     (json_int_t)b->response_timeout_ms, "endpoints", eps);
+        json_array_append_new(eps, json_pack("{s:s,s:i,s:i,s:b}", "address", b->eps[i].address, "port",
+                                             (int)b->eps[i].port, "weight", (int)b->eps[i].weight, "ready",
+                                             b->eps[i].ready));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", "http", "algorithm",
+                          "round_robin", "timeouts", "connect_ms", (json_int_t)b->connect_timeout_ms, "response_ms",
+                          (json_int_t)b->response_timeout_ms, "endpoints", eps);
+    const struct alb_health_check *h = &b->health_check;
+    if (o && h->path) {
+        json_t *codes = json_array();
+        for (int k = 0; codes && k < 5; k++)
+            if (h->codes & (1u << k)) {
+                char cls[4] = {(char)('1' + k), 'x', 'x', 0};
+                json_array_append_new(codes, json_string(cls));
+            }
+        json_object_set_new(o, "health_check",
+                            json_pack("{s:b,s:s,s:i,s:s,s:I,s:I,s:I,s:I,s:o}", "enabled", h->enabled, "path", h->path,
+                                      "port", (int)h->port, "method", h->method_get ? "GET" : "HEAD", "interval_ms",
+                                      (json_int_t)h->interval_ms, "timeout_ms", (json_int_t)h->timeout_ms,
+                                      "healthy_threshold", (json_int_t)h->healthy_threshold, "unhealthy_threshold",
+                                      (json_int_t)h->unhealthy_threshold, "codes", codes));
+    }
+    const struct alb_session_persistence *sp = &b->session;
+    if (o && sp->timeout_s) {
+        json_t *j = json_pack("{s:b,s:s,s:I}", "enabled", sp->enabled, "type",
+                              sp->server_cookie ? "server_cookie" : "insert_cookie", "timeout_s",
+                              (json_int_t)sp->timeout_s);
+        if (j && sp->cookie_name)
+            json_object_set_new(j, "cookie_name", json_string(sp->cookie_name));
+        json_object_set_new(o, "session_persistence", j);
+    }
+    return o;
 }
 
 char *alb_config_to_json(const struct alb_config *c)

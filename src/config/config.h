@@ -36,6 +36,31 @@ struct alb_endpoint {
     socklen_t addr_len;
     char text[64];   /* "ip:port" or "[ip6]:port", for logs and pool keys */
     uint32_t weight; /* 0..ALB_MAX_WEIGHT; 0 takes no new requests */
+    bool ready;      /* false: takes no new requests (not ready, or terminating) */
+};
+
+/* Active health checking of a backend's endpoints (ALB's healthcheck-*
+ * annotations, their ranges and defaults). Validated and kept now; the
+ * health-check issue gives it its mechanism. */
+struct alb_health_check {
+    bool enabled;
+    char *path;          /* owned; starts with '/' */
+    uint16_t port;       /* 0: the endpoint's port */
+    bool method_get;     /* GET, else HEAD (ALB's default) */
+    uint32_t interval_ms;
+    uint32_t timeout_ms;
+    uint32_t healthy_threshold;
+    uint32_t unhealthy_threshold;
+    uint8_t codes;       /* bit k: (k+1)xx is healthy; default 2xx */
+};
+
+/* Session persistence (ALB's sticky-session annotations). Validated and
+ * kept now; applied by the session-persistence issue. */
+struct alb_session_persistence {
+    bool enabled;
+    bool server_cookie;   /* Server: follow the application's cookie; else Insert ALB's own */
+    char *cookie_name;    /* owned; required with server_cookie */
+    uint32_t timeout_s;   /* Insert cookie lifetime */
 };
 struct alb_backend {
     char *name;                  /* owned */
@@ -44,6 +69,8 @@ struct alb_backend {
     uint32_t connect_timeout_ms;
     uint32_t response_timeout_ms; /* from request sent to response head, and between reads */
     size_t index;                /* position in alb_config.backends */
+    struct alb_health_check health_check;
+    struct alb_session_persistence session;
 };
 
 enum alb_path_match { ALB_PATH_PREFIX, ALB_PATH_EXACT, ALB_PATH_REGEX };

@@ -466,7 +466,7 @@ static const struct alb_backend *pick_backend(struct alb_client *c, const struct
     return fwd->groups[fwd->group_cnt - 1].backend;
 }
 
-/* Round robin over the endpoints with a weight. The positions belong to the
+/* Round robin over the ready endpoints with a weight. The positions belong to the
  * worker's current snapshot; a request routed with an older one (a
  * connection on a listener that was removed) starts at a random place. */
 static const struct alb_endpoint *pick_endpoint(struct alb_client *c, const struct alb_backend *b)
@@ -476,7 +476,7 @@ static const struct alb_endpoint *pick_endpoint(struct alb_client *c, const stru
     uint32_t *pos = c->hold == w->cur ? &w->rr_next[b->index] : &scratch;
     for (size_t i = 0; i < b->ep_cnt; i++) {
         size_t idx = (*pos)++ % b->ep_cnt;
-        if (b->eps[idx].weight > 0)
+        if (b->eps[idx].weight > 0 && b->eps[idx].ready)
             return &b->eps[idx];
     }
     return NULL;
@@ -1048,7 +1048,7 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             continue;
         const struct alb_backend *mb = pick_backend(c, act);
         const struct alb_endpoint *mep = mb->ep_cnt ? &mb->eps[alb_worker_random(c->w) % mb->ep_cnt] : NULL;
-        if (mep && mep->weight)
+        if (mep && mep->weight && mep->ready)
             c->mirror = alb_mirror_start(c->w, mep, alb_buf_head(c->uphead), c->uphead_len, mb->response_timeout_ms,
                                          &c->mirror);
     }

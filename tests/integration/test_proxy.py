@@ -330,3 +330,20 @@ def test_request_with_sent_body_not_retried(alb, backend):
     assert read_response(s)[0] == 502
     s.close()
     assert backend.rec.dropped == 1
+
+
+def test_endpoints_not_ready_get_no_requests(start_alb, backend, backend2):
+    cfg = simple_config(free_port(), {"web": [backend, backend2]})
+    cfg["backends"][0]["endpoints"][0]["ready"] = False
+    a = start_alb(cfg)
+    assert {raw_exchange(a.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")[0].split(b"X-Backend: ")[1][:2]
+            for _ in range(8)} == {b"b2"}
+    assert backend.requests == []
+    cfg["backends"][0]["endpoints"][1]["ready"] = False
+    tmp = a.config_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cfg))
+    import os
+    os.replace(tmp, a.config_path)
+    a.wait_generation(2)
+    out, _ = raw_exchange(a.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 503 ")

@@ -138,4 +138,42 @@ static void test_rule_errors(void)
                  "listeners[0].rules[0].actions[0]: a rewrite sets at least one of host, path, query");
 }
 
-TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors))
+static void test_backend_specs(void)
+{
+    struct alb_config *c = load("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"health_check\":{},"
+                                "\"session_persistence\":{\"type\":\"server_cookie\",\"cookie_name\":\"sid\"},"
+                                "\"endpoints\":[{\"address\":\"127.0.0.1\",\"port\":1,\"ready\":false}]}]}");
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    const struct alb_backend *b = &c->backends[0];
+    /* ALB's defaults */
+    CHECK_EQ_STR(b->health_check.path, strlen(b->health_check.path), "/");
+    CHECK_EQ_INT(b->health_check.interval_ms, 2000);
+    CHECK_EQ_INT(b->health_check.timeout_ms, 5000);
+    CHECK_EQ_INT(b->health_check.healthy_threshold, 3);
+    CHECK(!b->health_check.method_get);
+    CHECK_EQ_INT(b->health_check.codes, 2);
+    CHECK(b->session.server_cookie);
+    CHECK_EQ_INT(b->session.timeout_s, 1000);
+    CHECK(!b->eps[0].ready);
+    char *json = alb_config_to_json(c);
+    CHECK(json && strstr(json, "\"cookie_name\": \"sid\"") && strstr(json, "\"ready\": false"));
+    free(json);
+    alb_config_free(c);
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"health_check\":{\"interval_ms\":60000}}]}",
+                 "backends[0].health_check.interval_ms: expected an integer from 1000 to 50000");
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"health_check\":{\"codes\":[\"2xx\",\"200\"]}}]}",
+                 "backends[0].health_check.codes[1]: expected 1xx, 2xx, 3xx, 4xx or 5xx");
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"session_persistence\":"
+                 "{\"type\":\"server_cookie\"}}]}",
+                 "backends[0].session_persistence.cookie_name: a cookie name (a token) is required with server_cookie");
+    expect_error("{\"version\":1,\"listeners\":[],\"backends\":[{\"name\":\"a\",\"endpoints\":[{\"address\":"
+                 "\"127.0.0.1\",\"port\":1,\"ready\":\"yes\"}]}]}",
+                 "backends[0].endpoints[0].ready: expected a boolean");
+}
+
+TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
+          TEST_ENTRY(test_backend_specs))
