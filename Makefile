@@ -67,10 +67,14 @@ build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libalb.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -Itests/unit $< build/asan/libalb.a $(LDLIBS) -o $@
 
+# Each fuzz target links the parsers of outside input and what they feed.
+FUZZ_LIB_SRCS := src/http/h1.c src/http/path.c src/config/config.c src/config/regex.c src/core/addr.c \
+                 src/route/route.c
+
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined $< \
-	  src/http/h1.c src/http/path.c -o $@
+	  $(FUZZ_LIB_SRCS) $(LDLIBS) -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -209,6 +209,9 @@ static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
 }
 
 /* Reads a required or optional array of strings; *out is owned (NULL-free). */
+/* Reads a required or optional array of strings. All or nothing: on success
+ * *out (owned, *cnt strings) is set; on failure nothing is allocated and
+ * *out is NULL, *cnt 0. */
 static int get_strings(struct ctx *c, json_t *obj, const char *key, bool required, char ***out, size_t *cnt)
 {
     int rc;
@@ -218,17 +221,19 @@ static int get_strings(struct ctx *c, json_t *obj, const char *key, bool require
     if (rc < 0 || !arr)
         return rc;
     size_t n = push_key(c, key);
-    *cnt = json_array_size(arr);
-    *out = xcalloc(*cnt, sizeof(char *));
-    for (size_t i = 0; i < *cnt; i++) {
-        json_t *v = json_array_get(arr, i);
-        size_t k = push_index(c, i);
-        if (!json_is_string(v))
-            return failf(c, "expected a string"), -1;
-        (*out)[i] = xstrdup(json_string_value(v));
-        pop(c, k);
+    size_t len = json_array_size(arr);
+    for (size_t i = 0; i < len; i++) {
+        if (!json_is_string(json_array_get(arr, i))) {
+            push_index(c, i);
+            return failf(c, "expected a string");
+        }
     }
+    char **v = xcalloc(len, sizeof(char *));
+    for (size_t i = 0; i < len; i++)
+        v[i] = xstrdup(json_string_value(json_array_get(arr, i)));
     pop(c, n);
+    *out = v;
+    *cnt = len;
     return 0;
 }
 
@@ -888,9 +893,11 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
         if (check_fields(c, m, match_fields) < 0)
             return -1;
         char **hosts;
-        if (get_strings(c, m, "hosts", false, &hosts, &r->host_cnt) < 0)
+        size_t host_cnt;
+        if (get_strings(c, m, "hosts", false, &hosts, &host_cnt) < 0)
             return -1;
-        r->hosts = xcalloc(r->host_cnt, sizeof(*r->hosts));
+        r->hosts = xcalloc(host_cnt, sizeof(*r->hosts));
+        r->host_cnt = host_cnt;
         size_t hn = push_key(c, "hosts");
         for (size_t i = 0; i < r->host_cnt; i++) {
             size_t k = push_index(c, i);
@@ -1083,8 +1090,13 @@ bool alb_listener_same_bind(const struct alb_listener_cfg *a, const struct alb_l
 
 static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
 {
-    static const char *const fields[] = {"version", "listeners", "backends", NULL};
+    /* "generation" is what /config shows; accepted so that its output loads
+     * as it is, and ignored: a generation is given by publishing. */
+    static const char *const fields[] = {"version", "generation", "listeners", "backends", NULL};
     if (check_fields(c, root, fields) < 0)
+        return -1;
+    uint64_t ignored = 0;
+    if (get_uint(c, root, "generation", 0, UINT64_MAX >> 1, &ignored) < 0)
         return -1;
     uint64_t version = 0;
     if (!json_object_get(root, "version")) {

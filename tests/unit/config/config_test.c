@@ -175,5 +175,15 @@ static void test_backend_specs(void)
                  "backends[0].endpoints[0].ready: expected a boolean");
 }
 
-TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
+/* Found by fuzz/config_fuzz.c: a non-string host left the rule's host
+ * count set over a NULL array, and freeing the refused config crashed. */
+static void test_bug_non_string_host_crashed_free(void)
+{
+    expect_error(L0 "{\"match\":{\"hosts\":[\"a.com\",{\"x\":1}]},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.hosts[1]: expected a string");
+    expect_error(L0 "{\"match\":{\"conditions\":[{\"type\":\"method\",\"values\":[\"GET\",7]}]},\"actions\":[" FWD "]}" END,
+                 "listeners[0].rules[0].match.conditions[0].values[1]: expected a string");
+}
+
+TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
           TEST_ENTRY(test_backend_specs))
