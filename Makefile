@@ -5,8 +5,8 @@
 CC ?= cc
 CLANG ?= clang
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Isrc -pthread \
-                 $(shell pkg-config --cflags jansson libpcre2-8 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 2>/dev/null || echo -ljansson -lpcre2-8) -pthread
+                 $(shell pkg-config --cflags jansson libpcre2-8 yaml-0.1 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 yaml-0.1 2>/dev/null || echo -ljansson -lpcre2-8 -lyaml) -pthread
 
 OPT_CFLAGS := $(CFLAGS_COMMON) -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -28,7 +28,7 @@ FUZZ_SECONDS ?= 30
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps test-deps bench-deps test unit integration fuzz fuzz-build run bench bench-route clean asan check-layers
+.PHONY: all deps test-deps bench-deps test unit integration fuzz fuzz-build run bench bench-route clean asan check-layers golden
 
 all: build/alb
 
@@ -96,6 +96,11 @@ unit: $(UNIT_BINS)
 
 integration: build/asan/alb build/alb
 	ALB_BIN=$(CURDIR)/build/asan/alb ALB_OPT_BIN=$(CURDIR)/build/alb $(PYTHON) -m pytest -q tests/integration
+
+# Regenerates tests/golden/*/expected.{json,diag} from the current translator.
+golden: build/alb
+	ALB_BIN=$(CURDIR)/build/alb ALB_GOLDEN_UPDATE=1 $(PYTHON) -m pytest -q tests/integration/test_golden.py
+	@git --no-pager diff --stat -- tests/golden || true
 
 check-layers:
 	@$(PYTHON) tools/check_layers.py

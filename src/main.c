@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "admin/admin.h"
 #include "config/config.h"
 #include "config/publish.h"
@@ -37,6 +39,8 @@
 #include "proxy/metrics.h"
 #include "proxy/worker.h"
 #include "route/route.h"
+#include "source/files.h"
+#include "translate/translate.h"
 
 #ifndef ALB_VERSION
 #define ALB_VERSION "0.1.0-dev"
@@ -50,6 +54,8 @@
 
 struct options {
     const char *config_path;
+    const char *manifests_dir;
+    const char *controller;
     const char *listen_address;
     const char *admin;
     unsigned workers;
@@ -69,6 +75,7 @@ struct control {
     char config_base[NAME_MAX + 1];
     struct alb_timer debounce;
     struct alb_admin admin;
+    struct alb_manifests manifests; /* --manifests: each file's last good objects */
     uint64_t publishes;
     uint64_t refused;
     double last_build_seconds;
@@ -78,9 +85,11 @@ struct control {
 static void usage(FILE *f)
 {
     fprintf(f, "usage:\n"
-               "  alb serve --config FILE [--listen-address ADDR] [--admin ADDR:PORT|off] [--workers N]\n"
-               "            [--drain-timeout-ms MS] [--log-level error|warn|info|debug]\n"
-               "  alb check --config FILE\n"
+               "  alb serve (--manifests DIR | --config FILE) [--listen-address ADDR] [--admin ADDR:PORT|off]\n"
+               "            [--workers N] [--drain-timeout-ms MS] [--log-level error|warn|info|debug]\n"
+               "            [--controller-class NAME]\n"
+               "  alb translate --manifests DIR     print the data-plane config; diagnostics on stderr\n"
+               "  alb check (--manifests DIR | --config FILE)\n"
                "  alb version\n");
 }
 
@@ -113,6 +122,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         if (strcmp(a, "--config") == 0) {
             o->config_path = v;
+        } else if (strcmp(a, "--manifests") == 0) {
+            o->manifests_dir = v;
+        } else if (strcmp(a, "--controller-class") == 0) {
+            o->controller = v;
         } else if (strcmp(a, "--listen-address") == 0) {
             o->listen_address = v;
         } else if (strcmp(a, "--admin") == 0) {
@@ -148,11 +161,13 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         i++;
     }
-    if (!o->config_path) {
-        fprintf(stderr, "alb: --config FILE is required\n");
+    if (!o->config_path == !o->manifests_dir) {
+        fprintf(stderr, "alb: exactly one of --manifests DIR and --config FILE is required\n");
         usage(stderr);
         return 2;
     }
+    if (!o->controller)
+        o->controller = ALB_DEFAULT_CONTROLLER;
     return 0;
 }
 
@@ -200,6 +215,59 @@ static int check_new_listeners(struct control *c, const struct alb_config *next,
     return rc;
 }
 
+static void report_manifest_problem(void *ctx, const char *line)
+{
+    (void)ctx;
+    alb_log_error("action=\"reading manifests\" %s", line);
+}
+
+static void print_manifest_problem(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "error: %s\n", line);
+}
+
+/* Diagnostics in the words Kubernetes users know (ALB Ingress's reasons). */
+static void format_diag(const struct alb_diag *d, char *out, size_t len)
+{
+    static const char *const levels[] = {"Normal", "Warning", "Warning"};
+    snprintf(out, len, "%s %s %s %s%s%s: %s", levels[d->level],
+             d->level == ALB_DIAG_ERROR ? "FailedBuildModel" : d->level == ALB_DIAG_WARNING ? "Degraded" : "Info",
+             d->kind, d->ns[0] ? d->ns : "", d->ns[0] ? "/" : "", d->name, d->message);
+}
+
+/* read_config() : the config of the configured source: the file, or the
+ * manifests folder translated. <m> keeps manifest files' last good objects;
+ * <report> receives file problems. Diagnostics go to <d>. NULL with err[]
+ * when no config can be built. */
+static struct alb_config *read_config(const struct options *o, struct alb_manifests *m,
+                                      alb_manifest_report_fn *report, struct alb_diags *d, char *err, size_t err_len)
+{
+    if (o->config_path)
+        return alb_config_load_file(o->config_path, o->listen_address, err, err_len);
+    int rc = alb_manifests_load(m, o->manifests_dir, report, NULL);
+    if (rc < 0) {
+        snprintf(err, err_len, "%s: %s", o->manifests_dir, strerror(-rc));
+        return NULL;
+    }
+    json_t *objects = alb_manifests_objects(m);
+    struct alb_translate_opts to = {o->controller, o->listen_address};
+    json_t *doc = objects ? alb_translate(objects, &to, d) : NULL;
+    json_decref(objects);
+    char *text = doc ? json_dumps(doc, JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (!text) {
+        snprintf(err, err_len, "out of memory translating %s", o->manifests_dir);
+        return NULL;
+    }
+    char inner[1024];
+    struct alb_config *cfg = alb_config_parse(text, strlen(text), o->listen_address, inner, sizeof(inner));
+    free(text);
+    if (!cfg)
+        snprintf(err, err_len, "%.200s: the translated config is invalid: %.700s", o->manifests_dir, inner);
+    return cfg;
+}
+
 /* load_and_publish() : reads the config file; a valid version becomes the
  * next generation. Returns 0, or -1 after logging why the version was
  * refused (the serving one stays). */
@@ -207,14 +275,24 @@ static int load_and_publish(struct control *c)
 {
     char err[1024];
     double t0 = now_seconds();
-    struct alb_config *cfg = alb_config_load_file(c->o->config_path, c->o->listen_address, err, sizeof(err));
+    struct alb_diags d = {0};
+    struct alb_config *cfg = read_config(c->o, &c->manifests, report_manifest_problem, &d, err, sizeof(err));
+    for (size_t i = 0; i < d.cnt; i++) {
+        char line[1400];
+        format_diag(&d.v[i], line, sizeof(line));
+        if (d.v[i].level == ALB_DIAG_INFO)
+            alb_log_info("%s", line);
+        else
+            alb_log_warn("%s", line);
+    }
+    alb_diags_deinit(&d);
     if (cfg && (alb_route_compile(cfg, err, sizeof(err)) < 0 || check_new_listeners(c, cfg, err, sizeof(err)) < 0)) {
         alb_config_free(cfg);
         cfg = NULL;
     }
     if (!cfg) {
         c->refused++;
-        alb_log_error("action=\"loading config\" config refused, generation %llu keeps serving: %s",
+        alb_log_error("action=\"loading config\" refused, generation %llu keeps serving: %s",
                       (unsigned long long)alb_publisher_generation(&c->pub), err);
         return -1;
     }
@@ -235,6 +313,13 @@ static void on_debounce(struct alb_timer *t)
         load_and_publish(c);
 }
 
+static bool is_manifest_event(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")) ||
+                              (n > 5 && !strcmp(name + n - 5, ".json")));
+}
+
 static void on_inotify(struct alb_io *io, uint32_t events)
 {
     struct control *c = (struct control *)((char *)io - offsetof(struct control, ino));
@@ -247,7 +332,7 @@ static void on_inotify(struct alb_io *io, uint32_t events)
             break;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
-            if (ev->len && strcmp(ev->name, c->config_base) == 0)
+            if (ev->len && (c->o->manifests_dir ? is_manifest_event(ev->name) : strcmp(ev->name, c->config_base) == 0))
                 ours = true;
             p += sizeof(*ev) + ev->len;
         }
@@ -259,14 +344,19 @@ static void on_inotify(struct alb_io *io, uint32_t events)
 static int watch_config(struct control *c)
 {
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", c->o->config_path);
-    snprintf(c->config_dir, sizeof(c->config_dir), "%s", dirname(tmp));
-    snprintf(tmp, sizeof(tmp), "%s", c->o->config_path);
-    snprintf(c->config_base, sizeof(c->config_base), "%s", basename(tmp));
+    if (c->o->manifests_dir) {
+        snprintf(c->config_dir, sizeof(c->config_dir), "%s", c->o->manifests_dir);
+    } else {
+        snprintf(tmp, sizeof(tmp), "%s", c->o->config_path);
+        snprintf(c->config_dir, sizeof(c->config_dir), "%s", dirname(tmp));
+        snprintf(tmp, sizeof(tmp), "%s", c->o->config_path);
+        snprintf(c->config_base, sizeof(c->config_base), "%s", basename(tmp));
+    }
     c->ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (c->ino.fd == -1)
         return -errno;
-    if (inotify_add_watch(c->ino.fd, c->config_dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) == -1)
+    if (inotify_add_watch(c->ino.fd, c->config_dir,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE) == -1)
         return -errno;
     c->ino.fn = on_inotify;
     return alb_loop_add(&c->loop, &c->ino, EPOLLIN);
@@ -358,22 +448,46 @@ static void on_signal(struct alb_io *io, uint32_t events)
     }
 }
 
-static int cmd_check(const struct options *o)
+/* alb check / alb translate: diagnostics on stderr; exit 1 when an object
+ * was rejected or the result does not load. */
+static int cmd_check(const struct options *o, bool print)
 {
     char err[1024];
-    struct alb_config *cfg = alb_config_load_file(o->config_path, o->listen_address, err, sizeof(err));
+    struct alb_manifests m = {0};
+    struct alb_diags d = {0};
+    struct alb_config *cfg = read_config(o, &m, print_manifest_problem, &d, err, sizeof(err));
+    for (size_t i = 0; i < d.cnt; i++) {
+        char line[1400];
+        format_diag(&d.v[i], line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
+    }
+    size_t rejected = d.errors;
+    alb_diags_deinit(&d);
     if (!cfg) {
+        alb_manifests_deinit(&m);
         fprintf(stderr, "alb: %s\n", err);
         return 1;
     }
+    if (print) {
+        char *text = alb_config_to_json(cfg);
+        if (text) {
+            printf("%s\n", text);
+            free(text);
+        }
+        alb_manifests_deinit(&m);
+        alb_config_free(cfg);
+        return rejected ? 1 : 0;
+    }
+    alb_manifests_deinit(&m);
     if (alb_route_compile(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "alb: %s\n", err);
         alb_config_free(cfg);
         return 1;
     }
-    printf("%s: ok (%zu listeners, %zu backends)\n", o->config_path, cfg->listener_cnt, cfg->backend_cnt);
+    printf("%s: %s (%zu listeners, %zu backends)\n", o->config_path ? o->config_path : o->manifests_dir,
+           rejected ? "objects rejected" : "ok", cfg->listener_cnt, cfg->backend_cnt);
     alb_config_free(cfg);
-    return 0;
+    return rejected ? 1 : 0;
 }
 
 static int cmd_serve(const struct options *o)
@@ -440,7 +554,7 @@ static int cmd_serve(const struct options *o)
         goto out_workers;
     }
     if (watch_config(c) < 0)
-        alb_log_warn("action=\"watching %s\": %s; changes apply on SIGHUP only", o->config_path, strerror(errno));
+        alb_log_warn("action=\"watching %s\": %s; changes apply on SIGHUP only", c->config_dir, strerror(errno));
     for (; started < ready; started++) {
         if (alb_worker_start(&c->workers[started]) < 0) {
             fprintf(stderr, "alb: cannot start worker thread\n");
@@ -472,6 +586,7 @@ out_loop:
     alb_loop_deinit(&c->loop);
 out_pub:
     alb_publisher_deinit(&c->pub);
+    alb_manifests_deinit(&c->manifests);
     if (rc == 0)
         alb_log_info("stopped");
     return rc;
@@ -493,7 +608,7 @@ int main(int argc, char **argv)
         return 0;
     }
     struct options o = {0};
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "translate") != 0) {
         fprintf(stderr, "alb: unknown command %s\n", cmd);
         usage(stderr);
         return 2;
@@ -501,5 +616,11 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
-    return strcmp(cmd, "serve") == 0 ? cmd_serve(&o) : cmd_check(&o);
+    if (strcmp(cmd, "translate") == 0 && !o.manifests_dir) {
+        fprintf(stderr, "alb: translate needs --manifests DIR\n");
+        return 2;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(&o);
+    return cmd_check(&o, strcmp(cmd, "translate") == 0);
 }

@@ -1448,8 +1448,16 @@ char *alb_config_to_json(const struct alb_config *c)
         json_array_append_new(listeners, listener_to_json(&c->listeners[i]));
     for (size_t i = 0; backends && i < c->backend_cnt; i++)
         json_array_append_new(backends, backend_to_json(&c->backends[i]));
-    json_t *root = json_pack("{s:i,s:I,s:o,s:o}", "version", ALB_CONFIG_VERSION, "generation",
-                             (json_int_t)c->generation, "listeners", listeners, "backends", backends);
+    json_t *root = json_pack("{s:i}", "version", ALB_CONFIG_VERSION);
+    if (root && c->generation) /* only a published snapshot has one */
+        json_object_set_new(root, "generation", json_integer((json_int_t)c->generation));
+    if (root) {
+        json_object_set_new(root, "listeners", listeners);
+        json_object_set_new(root, "backends", backends);
+    } else {
+        json_decref(listeners);
+        json_decref(backends);
+    }
     if (!root)
         return NULL;
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -257,8 +257,8 @@ struct alb_config *alb_config_load_file(const char *path, const char *default_ad
 void alb_config_free(struct alb_config *c);
 
 /* alb_config_to_json() : the snapshot in the format alb_config_parse()
- * reads, with every default made explicit, plus "generation". Keys in a
- * stable order. Returns a malloc'd NUL-terminated string, or NULL when out
+ * reads, with every default made explicit, plus "generation" once it is
+ * published. Keys in a stable order. Returns a malloc'd NUL-terminated string, or NULL when out
  * of memory. Any thread holding a reference. */
 char *alb_config_to_json(const struct alb_config *c);
 

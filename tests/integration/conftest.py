@@ -34,16 +34,24 @@ def free_port():
 
 
 class Alb:
-    def __init__(self, tmp_path, config, binary=ALB_BIN, workers=2, extra_args=()):
-        self.port = config["listeners"][0]["port"]
+    """ALB serving <config> (a dict, written to a file), or, with
+    <manifests> (a folder), in standalone mode on that folder."""
+
+    def __init__(self, tmp_path, config=None, binary=ALB_BIN, workers=2, extra_args=(), manifests=None, port=None):
         self.admin_port = free_port()
-        self.config_path = tmp_path / "alb.json"
-        self.config_path.write_text(json.dumps(config))
+        if manifests is None:
+            self.port = config["listeners"][0]["port"]
+            self.config_path = tmp_path / "alb.json"
+            self.config_path.write_text(json.dumps(config))
+            source = ["--config", str(self.config_path)]
+        else:
+            self.port = port
+            source = ["--manifests", str(manifests), "--listen-address", "127.0.0.1"]
         self.log_path = tmp_path / "alb.log"
         self.log = open(self.log_path, "w+")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        self.proc = subprocess.Popen([binary, "serve", "--config", str(self.config_path), "--workers", str(workers),
+        self.proc = subprocess.Popen([binary, "serve", *source, "--workers", str(workers),
                                       "--drain-timeout-ms", "5000", "--admin", f"127.0.0.1:{self.admin_port}",
                                       *extra_args],
                                      stdout=self.log, stderr=self.log, env=env)
@@ -161,7 +169,7 @@ def backend2():
 def start_alb(tmp_path):
     started = []
 
-    def start(config, **kw):
+    def start(config=None, **kw):
         a = Alb(tmp_path, config, **kw)
         started.append(a)
         return a
