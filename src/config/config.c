@@ -24,6 +24,7 @@ struct ctx {
     size_t err_len;
     char path[256]; /* JSON path of the value being read */
     const char *default_address;
+    json_t *backend_index; /* name -> position in backends, for rules */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -448,12 +449,10 @@ static int parse_host(struct ctx *c, const char *h, char **out)
     return 0;
 }
 
-static struct alb_backend *find_backend(struct alb_config *cfg, const char *name)
+static struct alb_backend *find_backend(struct ctx *c, struct alb_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->backend_cnt; i++)
-        if (strcmp(cfg->backends[i].name, name) == 0)
-            return &cfg->backends[i];
-    return NULL;
+    json_t *i = json_object_get(c->backend_index, name);
+    return json_is_integer(i) ? &cfg->backends[json_integer_value(i)] : NULL;
 }
 
 /* "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
@@ -659,7 +658,7 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
             a->groups = xcalloc(1, sizeof(*a->groups));
             a->group_cnt = 1;
             a->groups[0].weight = 100;
-            a->groups[0].backend = find_backend(cfg, one);
+            a->groups[0].backend = find_backend(c, cfg, one);
             if (!a->groups[0].backend) {
                 size_t k = push_key(c, "backend");
                 return failf(c, "no backend named \"%.64s\"", one), pop(c, k), -1;
@@ -679,7 +678,7 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
                 if (check_fields(c, g, gf) < 0 || get_str(c, g, "name", true, &name) < 0 ||
                     get_u32(c, g, "weight", 0, ALB_MAX_WEIGHT, &a->groups[i].weight) < 0)
                     return -1;
-                a->groups[i].backend = find_backend(cfg, name);
+                a->groups[i].backend = find_backend(c, cfg, name);
                 if (!a->groups[i].backend) {
                     size_t kn = push_key(c, "name");
                     return failf(c, "no backend named \"%.64s\"", name), pop(c, kn), -1;
@@ -1117,9 +1116,9 @@ static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
         cfg->backends[i].index = i;
         if (parse_backend(c, json_array_get(backends, i), &cfg->backends[i]) < 0)
             return -1;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->backends[j].name, cfg->backends[i].name) == 0)
-                return failf(c, "duplicate backend name \"%.64s\"", cfg->backends[i].name);
+        if (json_object_get(c->backend_index, cfg->backends[i].name))
+            return failf(c, "duplicate backend name \"%.64s\"", cfg->backends[i].name);
+        json_object_set_new(c->backend_index, cfg->backends[i].name, json_integer((json_int_t)i));
         pop(c, k);
     }
     pop(c, n);
@@ -1142,24 +1141,34 @@ static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
     return 0;
 }
 
+struct alb_config *alb_config_from_json(json_t *root, const char *default_address, char *err, size_t err_len)
+{
+    struct ctx c = {.err = err, .err_len = err_len, .path = "", .default_address = default_address,
+                    .backend_index = json_object()};
+    struct alb_config *cfg = xcalloc(1, sizeof(*cfg));
+    atomic_init(&cfg->refcnt, 1);
+    int rc = c.backend_index ? parse_root(&c, root, cfg) : -1;
+    json_decref(c.backend_index);
+    if (rc < 0) {
+        if (!c.backend_index)
+            snprintf(err, err_len, "out of memory");
+        alb_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
 struct alb_config *alb_config_parse(const char *text, size_t len, const char *default_address, char *err,
                                     size_t err_len)
 {
-    struct ctx c = {.err = err, .err_len = err_len, .path = "", .default_address = default_address};
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         snprintf(err, err_len, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
         return NULL;
     }
-    struct alb_config *cfg = xcalloc(1, sizeof(*cfg));
-    atomic_init(&cfg->refcnt, 1);
-    int rc = parse_root(&c, root, cfg);
+    struct alb_config *cfg = alb_config_from_json(root, default_address, err, err_len);
     json_decref(root);
-    if (rc < 0) {
-        alb_config_free(cfg);
-        return NULL;
-    }
     return cfg;
 }
 

@@ -247,6 +247,12 @@ struct alb_config {
 struct alb_config *alb_config_parse(const char *text, size_t len, const char *default_address, char *err,
                                     size_t err_len);
 
+/* alb_config_from_json() : the same from a document already parsed (jansson's
+ * json_t, e.g. what translate/ builds), without a round trip through text.
+ * <root> is borrowed. */
+struct json_t;
+struct alb_config *alb_config_from_json(struct json_t *root, const char *default_address, char *err, size_t err_len);
+
 /* alb_config_load_file() : reads <path> and parses it; on error the message
  * starts with the file name. */
 struct alb_config *alb_config_load_file(const char *path, const char *default_address, char *err,

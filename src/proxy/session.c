@@ -155,8 +155,10 @@ static void drop_mirror(struct alb_client *c)
 
 static void clear_cors(struct alb_client *c)
 {
-    free(c->cors_origin);
-    c->cors_origin = NULL;
+    if (c->cors_origin) { /* rare: skip a call per request */
+        free(c->cors_origin);
+        c->cors_origin = NULL;
+    }
     c->cors = NULL;
 }
 

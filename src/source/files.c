@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "source/yaml.h"
 
@@ -20,25 +22,69 @@ static bool is_manifest_name(const char *n)
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Reads a whole file; NULL with err[] set. */
-static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
+/* A buffer reused across the files of one load: one large allocation per
+ * file made the allocator consolidate its heap over and over. */
+struct readbuf {
+    char *p;
+    size_t cap;
+};
+
+/* Reads a whole file (at most ALB_MANIFEST_MAX_BYTES) into <rb>; NULL with
+ * err[] set. *st receives what was read. */
+static char *read_file(struct readbuf *rb, const char *path, size_t *len, struct stat *st, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, err_len, "%s", strerror(errno));
         return NULL;
     }
-    char *buf = malloc(ALB_MANIFEST_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, ALB_MANIFEST_MAX_BYTES + 1, f) : 0;
-    bool bad = !buf || ferror(f) || n > ALB_MANIFEST_MAX_BYTES;
+    if (fstat(fileno(f), st) == -1 || st->st_size < 0 || (unsigned long long)st->st_size > ALB_MANIFEST_MAX_BYTES) {
+        snprintf(err, err_len, "%s", st->st_size > 0 ? "larger than 16 MiB" : "cannot stat");
+        fclose(f);
+        return NULL;
+    }
+    size_t want = (size_t)st->st_size;
+    if (want + 1 > rb->cap) {
+        size_t cap = rb->cap ? rb->cap : 65536;
+        while (cap < want + 1)
+            cap *= 2;
+        char *p = realloc(rb->p, cap);
+        if (!p) {
+            snprintf(err, err_len, "out of memory");
+            fclose(f);
+            return NULL;
+        }
+        rb->p = p;
+        rb->cap = cap;
+    }
+    size_t n = fread(rb->p, 1, want + 1, f);
+    bool bad = ferror(f) || n > want; /* grew while read: read it next time */
     fclose(f);
     if (bad) {
-        snprintf(err, err_len, "%s", !buf ? "out of memory" : n > ALB_MANIFEST_MAX_BYTES ? "larger than 16 MiB" : "read error");
-        free(buf);
+        snprintf(err, err_len, "changed while being read");
         return NULL;
     }
     *len = n;
-    return buf;
+    return rb->p;
+}
+
+/* Parses a manifest file: JSON files by the JSON parser (faster, and its
+ * errors name the line), others as YAML. Returns every document. */
+static json_t *parse_manifest(const char *name, const char *text, size_t len, char *err, size_t err_len)
+{
+    size_t n = strlen(name);
+    if (n > 5 && !strcmp(name + n - 5, ".json")) {
+        json_error_t je;
+        json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        if (!v) {
+            snprintf(err, err_len, "line %d column %d: %s", je.line, je.column, je.text);
+            return NULL;
+        }
+        json_t *docs = json_array();
+        json_array_append_new(docs, v);
+        return docs;
+    }
+    return alb_yaml_load(text, len, err, err_len);
 }
 
 /* The objects of one parsed file: each document, `kind: List` expanded. */
@@ -98,6 +144,7 @@ int alb_manifests_load(struct alb_manifests *m, const char *dir, alb_manifest_re
     if (cnt)
         qsort(names, cnt, sizeof(*names), cmp_names);
 
+    struct readbuf rb = {NULL, 0};
     struct alb_manifest_file *files = calloc(cnt ? cnt : 1, sizeof(*files));
     if (!files) {
         for (size_t i = 0; i < cnt; i++)
@@ -109,23 +156,40 @@ int alb_manifests_load(struct alb_manifests *m, const char *dir, alb_manifest_re
         char path[4096], err[512], line[4700];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         files[i].name = names[i];
+        struct alb_manifest_file *prev = find(m, names[i]);
+        struct stat st;
+        /* Timestamps have clock-tick granularity: two writes of the same
+         * size within one tick look alike. A file changed in the last two
+         * seconds is therefore always read again. */
+        if (prev && stat(path, &st) == 0 && time(NULL) - st.st_mtim.tv_sec > 2 &&
+            (unsigned long long)st.st_dev == prev->dev &&
+            (unsigned long long)st.st_ino == prev->ino && (unsigned long long)st.st_size == prev->size &&
+            (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == prev->mtime_ns) {
+            files[i] = *prev; /* unchanged: keep what was read */
+            files[i].name = names[i];
+            files[i].objects = json_incref(prev->objects);
+            continue;
+        }
         size_t len;
-        char *text = read_file(path, &len, err, sizeof(err));
-        json_t *docs = text ? alb_yaml_load(text, len, err, sizeof(err)) : NULL;
+        char *text = read_file(&rb, path, &len, &st, err, sizeof(err));
+        json_t *docs = text ? parse_manifest(names[i], text, len, err, sizeof(err)) : NULL;
         json_t *objs = docs ? objects_of(docs, err, sizeof(err)) : NULL;
-        free(text);
         json_decref(docs);
         if (objs) {
             files[i].objects = objs;
+            files[i].dev = (unsigned long long)st.st_dev;
+            files[i].ino = (unsigned long long)st.st_ino;
+            files[i].size = (unsigned long long)st.st_size;
+            files[i].mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
             continue;
         }
-        struct alb_manifest_file *prev = find(m, names[i]);
         snprintf(line, sizeof(line), "%s: %s%s", path, err,
                  prev ? "; keeping the objects of its last good version" : "");
         report(ctx, line);
         files[i].objects = prev ? json_incref(prev->objects) : json_array();
     }
     free(names);
+    free(rb.p);
     alb_manifests_deinit(m);
     m->files = files;
     m->cnt = cnt;

@@ -19,6 +19,10 @@
 struct alb_manifest_file {
     char *name;      /* owned; the file name within the folder */
     json_t *objects; /* one reference; the last good version's objects */
+    /* what was read last: a file whose identity, size and modification time
+     * are unchanged is not read again */
+    unsigned long long dev, ino, size;
+    long long mtime_ns;
 };
 
 struct alb_manifests {

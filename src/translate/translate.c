@@ -140,8 +140,10 @@ struct state {
     json_t *objects;
     struct lst *lsts;
     size_t lst_cnt;
-    json_t *backends; /* key "ns/svc:port" -> backend document */
-    struct list services, slices, endpoints;
+    json_t *backends;  /* key "ns/svc:port" -> backend document */
+    json_t *services;  /* index "ns/name" -> Service */
+    json_t *endpoints; /* index "ns/name" -> Endpoints */
+    json_t *slices;    /* index "ns/service" -> array of its EndpointSlices */
 };
 
 static void add_albconfig(struct state *s, json_t *ac)
@@ -204,12 +206,39 @@ static void add_albconfig(struct state *s, json_t *ac)
 
 /* ---- backends ------------------------------------------------------------------- */
 
-static json_t *find_named(struct list *l, const char *ns, const char *name)
+static json_t *find_named(json_t *index, const char *ns, const char *name)
 {
-    for (size_t i = 0; i < l->cnt; i++)
-        if (!strcmp(ns_of(l->v[i]), ns) && !strcmp(meta(l->v[i], "name"), name))
-            return l->v[i];
-    return NULL;
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    return json_object_get(index, key);
+}
+
+/* Indexes <objects> of <kind> by "ns/name" (or, for slices, "ns/service"). */
+static json_t *index_of(json_t *objects, const char *kind, bool by_service)
+{
+    json_t *idx = json_object();
+    for (size_t i = 0; idx && i < json_array_size(objects); i++) {
+        json_t *o = json_array_get(objects, i);
+        if (!is_kind(o, kind) || !meta(o, "name"))
+            continue;
+        const char *name = by_service ? str_at(obj_at(obj_at(o, "metadata"), "labels"), "kubernetes.io/service-name")
+                                      : meta(o, "name");
+        if (!name)
+            continue;
+        char key[512];
+        snprintf(key, sizeof(key), "%s/%s", ns_of(o), name);
+        if (!by_service) {
+            json_object_set(idx, key, o);
+            continue;
+        }
+        json_t *arr = json_object_get(idx, key);
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(idx, key, arr);
+        }
+        json_array_append(arr, o);
+    }
+    return idx;
 }
 
 static void add_endpoint(json_t *eps, const char *addr, json_int_t port, bool ready)
@@ -244,7 +273,7 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
     json_t *eps = json_array();
     b = json_pack("{s:s,s:o}", "name", key, "endpoints", eps);
     json_object_set_new(s->backends, key, b);
-    json_t *service = find_named(&s->services, ns, svc);
+    json_t *service = find_named(s->services, ns, svc);
     if (!service) {
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, meta(ing, "name"),
              "%s.name: Service %s/%s not found: its requests get 503 until it exists", field, ns, svc);
@@ -266,13 +295,10 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
     }
     const char *sp_name = str_at(sp, "name") ? str_at(sp, "name") : "";
     json_t *target = json_object_get(sp, "targetPort");
-    bool found_slice = false;
-    for (size_t i = 0; i < s->slices.cnt; i++) {
-        json_t *sl = s->slices.v[i];
-        const char *owner = str_at(obj_at(obj_at(sl, "metadata"), "labels"), "kubernetes.io/service-name");
-        if (strcmp(ns_of(sl), ns) || !owner || strcmp(owner, svc))
-            continue;
-        found_slice = true;
+    json_t *own_slices = find_named(s->slices, ns, svc);
+    bool found_slice = json_array_size(own_slices) > 0;
+    for (size_t i = 0; i < json_array_size(own_slices); i++) {
+        json_t *sl = json_array_get(own_slices, i);
         const char *at = str_at(sl, "addressType");
         if (at && strcmp(at, "IPv4") && strcmp(at, "IPv6"))
             continue; /* FQDN slices are not addresses to connect to */
@@ -300,7 +326,7 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
     }
     if (!found_slice) {
         /* core/v1 Endpoints, for clusters and folders without slices */
-        json_t *ep = find_named(&s->endpoints, ns, svc);
+        json_t *ep = find_named(s->endpoints, ns, svc);
         json_t *subsets = arr_at(ep, "subsets");
         for (size_t i = 0; i < json_array_size(subsets); i++) {
             json_t *sub = json_array_get(subsets, i);
@@ -536,9 +562,9 @@ json_t *alb_translate(json_t *objects, const struct alb_translate_opts *o, struc
     struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object()};
     struct list classes = of_kind(objects, "IngressClass"), albconfigs = of_kind(objects, "AlbConfig"),
                 ingresses = of_kind(objects, "Ingress");
-    s.services = of_kind(objects, "Service");
-    s.slices = of_kind(objects, "EndpointSlice");
-    s.endpoints = of_kind(objects, "Endpoints");
+    s.services = index_of(objects, "Service", false);
+    s.slices = index_of(objects, "EndpointSlice", true);
+    s.endpoints = index_of(objects, "Endpoints", false);
     for (size_t i = 0; i < albconfigs.cnt; i++)
         add_albconfig(&s, albconfigs.v[i]);
     for (size_t i = 0; i < ingresses.cnt; i++) {
@@ -581,8 +607,8 @@ json_t *alb_translate(json_t *objects, const struct alb_translate_opts *o, struc
     free(classes.v);
     free(albconfigs.v);
     free(ingresses.v);
-    free(s.services.v);
-    free(s.slices.v);
-    free(s.endpoints.v);
+    json_decref(s.services);
+    json_decref(s.slices);
+    json_decref(s.endpoints);
     return json_pack("{s:i,s:o,s:o}", "version", 1, "listeners", listeners, "backends", backends);
 }
