@@ -57,6 +57,7 @@ struct options {
     const char *config_path;
     const char *manifests_dir;
     const char *controller;
+    const char *configmap;
     const char *listen_address;
     const char *admin;
     unsigned workers;
@@ -88,7 +89,7 @@ static void usage(FILE *f)
     fprintf(f, "usage:\n"
                "  alb serve (--manifests DIR | --config FILE) [--listen-address ADDR] [--admin ADDR:PORT|off]\n"
                "            [--workers N] [--drain-timeout-ms MS] [--log-level error|warn|info|debug]\n"
-               "            [--controller-class NAME]\n"
+               "            [--controller-class NAME] [--configmap NAMESPACE/NAME]\n"
                "  alb translate --manifests DIR     print the data-plane config; diagnostics on stderr\n"
                "  alb check (--manifests DIR | --config FILE)\n"
                "  alb version\n");
@@ -127,6 +128,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->manifests_dir = v;
         } else if (strcmp(a, "--controller-class") == 0) {
             o->controller = v;
+        } else if (strcmp(a, "--configmap") == 0) {
+            if (!strchr(v, '/')) {
+                fprintf(stderr, "alb: --configmap takes NAMESPACE/NAME\n");
+                return 2;
+            }
+            o->configmap = v;
         } else if (strcmp(a, "--listen-address") == 0) {
             o->listen_address = v;
         } else if (strcmp(a, "--admin") == 0) {
@@ -169,6 +176,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->controller)
         o->controller = ALB_DEFAULT_CONTROLLER;
+    if (!o->configmap)
+        o->configmap = "default/alb-config"; /* standalone: the default namespace (DESIGN.md) */
     return 0;
 }
 
@@ -252,7 +261,7 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
         return NULL;
     }
     json_t *objects = alb_manifests_objects(m);
-    struct alb_translate_opts to = {o->controller, o->listen_address};
+    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap};
     json_t *doc = objects ? alb_translate(objects, &to, d) : NULL;
     json_decref(objects);
     if (!doc) {

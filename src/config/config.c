@@ -874,7 +874,7 @@ static bool is_final(enum alb_action_type t)
 
 static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_rule *r)
 {
-    static const char *const fields[] = {"name", "order", "match", "actions", NULL};
+    static const char *const fields[] = {"name", "order", "match", "actions", "max_body_bytes", NULL};
     static const char *const match_fields[] = {"hosts", "path", "conditions", NULL};
     static const char *const path_fields[] = {"type", "value", "case_sensitive", NULL};
     if (check_fields(c, o, fields) < 0)
@@ -882,6 +882,13 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
     r->order = ALB_DEFAULT_ORDER;
     if (get_u32(c, o, "order", 1, ALB_MAX_ORDER, &r->order) < 0)
         return -1;
+    r->max_body_bytes = -1;
+    if (json_object_get(o, "max_body_bytes")) {
+        uint64_t v;
+        if (get_uint(c, o, "max_body_bytes", 0, UINT64_MAX >> 2, &v) < 0)
+            return -1;
+        r->max_body_bytes = (int64_t)v;
+    }
     json_t *m = json_object_get(o, "match");
     r->path = xstrdup("/");
     r->path_len = 1;
@@ -1396,8 +1403,11 @@ static json_t *rule_to_json(const struct alb_rule *r)
     json_t *actions = json_array();
     for (size_t i = 0; actions && i < r->action_cnt; i++)
         json_array_append_new(actions, action_to_json(&r->actions[i]));
-    return json_pack("{s:i,s:{s:o,s:o,s:o},s:o}", "order", (int)r->order, "match", "hosts",
-                     strings_to_json(r->hosts, r->host_cnt), "path", path, "conditions", conds, "actions", actions);
+    json_t *o = json_pack("{s:i,s:{s:o,s:o,s:o},s:o}", "order", (int)r->order, "match", "hosts",
+                          strings_to_json(r->hosts, r->host_cnt), "path", path, "conditions", conds, "actions", actions);
+    if (o && r->max_body_bytes >= 0)
+        json_object_set_new(o, "max_body_bytes", json_integer(r->max_body_bytes));
+    return o;
 }
 
 static json_t *listener_to_json(const struct alb_listener_cfg *l)

@@ -206,6 +206,7 @@ struct alb_rule {
     struct alb_action *actions;  /* owned; modifiers first, the final action last */
     size_t action_cnt;
     const struct alb_action *final; /* borrowed from actions */
+    int64_t max_body_bytes;      /* -1: the listener's limit; 0: none; else this */
     struct alb_backend *backend; /* the first forward group's backend, or NULL */
 };
 

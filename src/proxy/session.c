@@ -105,6 +105,7 @@ struct alb_client {
     const struct alb_action *cors;       /* the rule's cors action when the Origin passed */
     char *cors_origin;                   /* owned; the Origin to echo, NULL for "*" */
     struct alb_mirror *mirror;           /* the request's mirror while its body is copied */
+    uint64_t max_body_bytes;             /* the request's limit (rule, else listener); 0: none */
     const struct alb_backend *backend;   /* borrowed from hold's config */
     const struct alb_endpoint *endpoint; /* borrowed from hold's config */
     uint64_t id;
@@ -863,11 +864,6 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
     /* Headers are in the buffer; the body (if any) follows them. */
     size_t head_len = m->head_len;
 
-    if (lc->max_body_bytes && (m->flags & ALB_H1_F_HAS_CL) && m->content_length > lc->max_body_bytes) {
-        alb_buf_consume(c->side.in, head_len);
-        local_reply(c, 413, true);
-        return;
-    }
 
     char host[256];
     size_t host_len = route_host(m->authority, host, sizeof(host));
@@ -896,6 +892,12 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
     }
     const struct alb_rule *rule = res.rule;
     c->rule = rule;
+    c->max_body_bytes = rule->max_body_bytes >= 0 ? (uint64_t)rule->max_body_bytes : lc->max_body_bytes;
+    if (c->max_body_bytes && (m->flags & ALB_H1_F_HAS_CL) && m->content_length > c->max_body_bytes) {
+        alb_buf_consume(c->side.in, head_len);
+        local_reply(c, 413, true); /* before anything is forwarded */
+        return;
+    }
     for (size_t i = 0; i < rule->action_cnt; i++) {
         const struct alb_action *act = &rule->actions[i];
         if (act->type == ALB_ACT_TRAFFIC_LIMIT &&
@@ -1272,7 +1274,7 @@ static bool step_active(struct alb_client *c)
 
     struct alb_upstream *up = c->up;
     if (up && !(up->flags & ALB_UP_CONNECTING) && !(c->flags & C_REQ_WRITE_FAILED)) {
-        int rc = classify(&c->req, c->side.in, c->lst->cfg->max_body_bytes);
+        int rc = classify(&c->req, c->side.in, c->max_body_bytes);
         if (rc < 0) {
             if (c->flags & C_RESP_STARTED) {
                 close_client(c);

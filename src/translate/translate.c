@@ -9,6 +9,8 @@
  */
 #include "translate/translate.h"
 
+#include "config/regex.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <strings.h>
 
 #define ANN_ALB "alb.ingress.kubernetes.io/"
+#define ANN_NGINX "nginx.ingress.kubernetes.io/"
 #define DEFAULT_BACKEND_ORDER 1000 /* after every Ingress rule of any order */
 
 /* ---- diagnostics ------------------------------------------------------------ */
@@ -125,6 +128,80 @@ static bool valid_host(const char *h)
     return true;
 }
 
+/* ---- values of annotations and ConfigMap keys ------------------------------------------- */
+
+/* The global options of the ConfigMap (ingress-nginx's keys), and what an
+ * Ingress's annotations make of them. */
+struct globals {
+    bool ssl_redirect;       /* nginx ssl-redirect for hosts with TLS; ALB's default: off */
+    bool force_ssl_redirect;
+    int64_t body_size;       /* -1: the listener's */
+    json_int_t connect_ms, read_ms; /* 0: the backend default */
+};
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcasecmp(v, "true"))
+        *out = true;
+    else if (!strcasecmp(v, "false"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+/* nginx sizes: digits and an optional b, k, m or g (any case); 0: no limit. */
+static int parse_size(const char *v, int64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    unsigned long long n = strtoull(v, &end, 10);
+    int shift = 0;
+    if (*end) {
+        char u = (char)tolower((unsigned char)*end);
+        shift = u == 'b' ? 0 : u == 'k' ? 10 : u == 'm' ? 20 : u == 'g' ? 30 : -1;
+        if (shift < 0 || end[1])
+            return -1;
+    }
+    if (n > (1ull << 40))
+        return -1;
+    *out = (int64_t)(n << shift);
+    return 0;
+}
+
+/* Whole seconds, 1..86400. */
+static int parse_seconds(const char *v, json_int_t *ms)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!isdigit((unsigned char)v[0]) || *end || n < 1 || n > 86400)
+        return -1;
+    *ms = (json_int_t)n * 1000;
+    return 0;
+}
+
+/* nginx rewrite-target ("$1") into ALB's template form ("${1}"); any other
+ * '$' is refused: nginx variables are not interpreted here. */
+static bool nginx_target(const char *in, char *out, size_t cap)
+{
+    size_t w = 0;
+    for (const char *p = in; *p; p++) {
+        if (w + 5 >= cap)
+            return false;
+        if (*p == '$') {
+            if (p[1] < '0' || p[1] > '9')
+                return false;
+            w += (size_t)snprintf(out + w, cap - w, "${%c}", p[1]);
+            p++;
+        } else {
+            out[w++] = *p;
+        }
+    }
+    out[w] = '\0';
+    return w > 0 && out[0] == '/';
+}
+
 /* ---- AlbConfig listeners ------------------------------------------------------------ */
 
 struct lst {
@@ -144,6 +221,7 @@ struct state {
     json_t *services;  /* index "ns/name" -> Service */
     json_t *endpoints; /* index "ns/name" -> Endpoints */
     json_t *slices;    /* index "ns/service" -> array of its EndpointSlices */
+    struct globals *g;
 };
 
 static void add_albconfig(struct state *s, json_t *ac)
@@ -204,6 +282,53 @@ static void add_albconfig(struct state *s, json_t *ac)
     }
 }
 
+static void read_configmap(struct state *s, json_t *objects, const char *ref)
+{
+    struct globals *g = s->g;
+    if (!ref)
+        return;
+    char ns[256], name[256];
+    const char *slash = strchr(ref, '/');
+    if (!slash || (size_t)(slash - ref) >= sizeof(ns)) {
+        return;
+    }
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
+    snprintf(name, sizeof(name), "%s", slash + 1);
+    for (size_t i = 0; i < json_array_size(objects); i++) {
+        json_t *o = json_array_get(objects, i);
+        if (!is_kind(o, "ConfigMap") || !meta(o, "name") || strcmp(meta(o, "name"), name) || strcmp(ns_of(o), ns))
+            continue;
+        const char *key;
+        json_t *v;
+        json_object_foreach(obj_at(o, "data"), key, v)
+        {
+            const char *val = json_string_value(v);
+            int bad = !val;
+            if (bad)
+                ;
+            else if (!strcmp(key, "ssl-redirect"))
+                bad = parse_bool(val, &g->ssl_redirect);
+            else if (!strcmp(key, "force-ssl-redirect"))
+                bad = parse_bool(val, &g->force_ssl_redirect);
+            else if (!strcmp(key, "proxy-body-size"))
+                bad = parse_size(val, &g->body_size);
+            else if (!strcmp(key, "proxy-connect-timeout"))
+                bad = parse_seconds(val, &g->connect_ms);
+            else if (!strcmp(key, "proxy-read-timeout") || !strcmp(key, "proxy-send-timeout")) {
+                json_int_t ms = 0;
+                bad = parse_seconds(val, &ms);
+                if (!bad && ms > g->read_ms)
+                    g->read_ms = ms; /* one inactivity timeout: the larger */
+            } else {
+                diag(s->d, ALB_DIAG_INFO, "ConfigMap", ns, name, "data.%s: not supported yet, ignored", key);
+                continue;
+            }
+            if (bad)
+                diag(s->d, ALB_DIAG_WARNING, "ConfigMap", ns, name, "data.%s: invalid value, ignored", key);
+        }
+    }
+}
+
 /* ---- backends ------------------------------------------------------------------- */
 
 static json_t *find_named(json_t *index, const char *ns, const char *name)
@@ -254,7 +379,7 @@ static void add_endpoint(json_t *eps, const char *addr, json_int_t port, bool re
 /* The backend for (ns, service, port by number or name); created on first
  * use. Returns its name, or NULL (diagnosed) when the port is invalid. */
 static const char *backend_for(struct state *s, json_t *ing, const char *field, const char *ns, const char *svc,
-                               json_t *port_ref)
+                               json_t *port_ref, json_int_t connect_ms, json_int_t read_ms)
 {
     json_t *pnum = json_object_get(port_ref, "number");
     const char *pname = str_at(port_ref, "name");
@@ -267,11 +392,29 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
         diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, meta(ing, "name"), "%s.port: a number or a name is required", field);
         return NULL;
     }
+    /* Ingresses may want other timeouts for the same Service: each set of
+     * timeouts is its own backend (same endpoints, same upstream pools). */
+    if (connect_ms) {
+        size_t n = strlen(key);
+        snprintf(key + n, sizeof(key) - n, "~connect=%llds", (long long)(connect_ms / 1000));
+    }
+    if (read_ms) {
+        size_t n = strlen(key);
+        snprintf(key + n, sizeof(key) - n, "%sread=%llds", connect_ms ? "," : "~", (long long)(read_ms / 1000));
+    }
     json_t *b = json_object_get(s->backends, key);
     if (b)
         return json_string_value(json_object_get(b, "name"));
     json_t *eps = json_array();
     b = json_pack("{s:s,s:o}", "name", key, "endpoints", eps);
+    if (connect_ms || read_ms) {
+        json_t *t = json_object();
+        if (connect_ms)
+            json_object_set_new(t, "connect_ms", json_integer(connect_ms));
+        if (read_ms)
+            json_object_set_new(t, "response_ms", json_integer(read_ms));
+        json_object_set_new(b, "timeouts", t);
+    }
     json_object_set_new(s->backends, key, b);
     json_t *service = find_named(s->services, ns, svc);
     if (!service) {
@@ -389,12 +532,197 @@ static const char *albconfig_of(struct state *s, json_t *ing, struct list *class
     return name;
 }
 
+/* Every ${...} names a variable the data plane knows (docs/config.md). */
+static bool valid_template(const char *t)
+{
+    for (const char *p = strstr(t, "${"); p; p = strstr(p + 2, "${")) {
+        const char *e = strchr(p, '}');
+        size_t n = e ? (size_t)(e - p - 2) : 0;
+        bool ok = e && ((n == 1 && isdigit((unsigned char)p[2])) || (n == 4 && !strncmp(p + 2, "host", 4)) ||
+                        (n == 4 && !strncmp(p + 2, "path", 4)) || (n == 4 && !strncmp(p + 2, "port", 4)) ||
+                        (n == 5 && !strncmp(p + 2, "query", 5)));
+        if (!ok)
+            return false;
+    }
+    for (const char *p = t; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static bool host_has_tls(json_t *ing, const char *host)
+{
+    json_t *tls = arr_at(obj_at(ing, "spec"), "tls");
+    for (size_t i = 0; host && i < json_array_size(tls); i++) {
+        json_t *hosts = arr_at(json_array_get(tls, i), "hosts");
+        for (size_t k = 0; k < json_array_size(hosts); k++)
+            if (json_is_string(json_array_get(hosts, k)) && !strcasecmp(json_string_value(json_array_get(hosts, k)), host))
+                return true;
+    }
+    return false;
+}
+
+/* What one Ingress's annotations ask for. */
+struct ing_opts {
+    struct globals g;    /* ConfigMap defaults, overridden by nginx annotations */
+    bool alb_regex;      /* ALB: Prefix paths are (case-sensitive) regexes */
+    bool nginx_regex;    /* nginx: Prefix and ImplementationSpecific paths are case-insensitive regexes */
+    bool alb_redirect;   /* ALB ssl-redirect */
+    int https_port;      /* where ALB's redirect goes */
+    char rewrite_path[1024]; /* template; "" when no rewrite */
+    char rewrite_query[1024];
+    bool has_rewrite_query;
+};
+
+/* Reads the Ingress's annotations into <io>. Returns false after a
+ * diagnostic when one is invalid (the Ingress is then left out). */
+static bool read_annotations(struct state *s, json_t *ing, const char *albconfig, struct ing_opts *io)
+{
+    const char *ns = ns_of(ing), *name = meta(ing, "name"), *v;
+    char target[1024];
+    memset(io, 0, sizeof(*io));
+    io->g = *s->g;
+    io->https_port = 0;
+    for (size_t k = 0; k < s->lst_cnt; k++)
+        if (!io->https_port && !strcmp(s->lsts[k].albconfig, albconfig) && !strcmp(s->lsts[k].protocol, "HTTPS"))
+            io->https_port = s->lsts[k].port;
+    struct {
+        const char *key;
+        bool *flag;
+    } bools[] = {{ANN_ALB "use-regex", &io->alb_regex},
+                 {ANN_ALB "ssl-redirect", &io->alb_redirect},
+                 {ANN_NGINX "use-regex", &io->nginx_regex},
+                 {ANN_NGINX "ssl-redirect", &io->g.ssl_redirect},
+                 {ANN_NGINX "force-ssl-redirect", &io->g.force_ssl_redirect}};
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        if ((v = annotation(ing, bools[i].key)) && parse_bool(v, bools[i].flag) < 0) {
+            diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[%s]: expected true or false, got \"%.64s\"",
+                 bools[i].key, v);
+            return false;
+        }
+    }
+    if ((v = annotation(ing, ANN_ALB "rewrite-target"))) {
+        bool nginx_style = false;
+        for (const char *p = strchr(v, '$'); p; p = strchr(p + 1, '$'))
+            nginx_style |= isdigit((unsigned char)p[1]);
+        if (nginx_style || v[0] != '/' || !valid_template(v) || strlen(v) >= sizeof(target)) {
+            diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
+                 "metadata.annotations[" ANN_ALB "rewrite-target]: expected a path starting with '/' with ${1}-style "
+                 "captures%s", nginx_style ? " (ALB writes ${1} where nginx writes $1)" : "");
+            return false;
+        }
+        snprintf(target, sizeof(target), "%s", v);
+        io->alb_regex = true; /* as ALB Ingress: a rewrite makes Prefix paths regexes */
+    } else if ((v = annotation(ing, ANN_NGINX "rewrite-target"))) {
+        if (!nginx_target(v, target, sizeof(target))) {
+            diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
+                 "metadata.annotations[" ANN_NGINX "rewrite-target]: expected a path starting with '/' with $1-style "
+                 "captures; nginx variables are not supported");
+            return false;
+        }
+        io->nginx_regex = true; /* as ingress-nginx: rewrite-target turns regex on */
+    } else {
+        target[0] = '\0';
+    }
+    if (target[0]) {
+        char *q = strchr(target, '?');
+        io->has_rewrite_query = q != NULL;
+        if (q)
+            *q++ = '\0';
+        snprintf(io->rewrite_path, sizeof(io->rewrite_path), "%s", target);
+        snprintf(io->rewrite_query, sizeof(io->rewrite_query), "%s", q ? q : "");
+    } else {
+        io->rewrite_path[0] = '\0';
+    }
+    if ((v = annotation(ing, ANN_ALB "backend-protocol")) && strcmp(v, "http")) {
+        bool known = !strcmp(v, "https") || !strcmp(v, "grpc");
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_ALB "backend-protocol]: %s",
+             known ? "https and grpc backends are not served yet (the TLS and HTTP/2 issue)"
+                   : "expected http, https or grpc (ALB Ingress would silently use http)");
+        return false;
+    }
+    if ((v = annotation(ing, ANN_NGINX "backend-protocol")) && strcasecmp(v, "HTTP") && strcasecmp(v, "AUTO_HTTP")) {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "backend-protocol]: %s",
+             !strcasecmp(v, "HTTPS") || !strcasecmp(v, "GRPC") || !strcasecmp(v, "GRPCS")
+                 ? "HTTPS, GRPC and GRPCS backends are not served yet (the TLS and HTTP/2 issue)"
+                 : "expected HTTP, HTTPS, AUTO_HTTP, GRPC or GRPCS (FCGI is not supported)");
+        return false;
+    }
+    if ((v = annotation(ing, ANN_NGINX "proxy-body-size")) && parse_size(v, &io->g.body_size) < 0) {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
+             "metadata.annotations[" ANN_NGINX "proxy-body-size]: expected a size like 8k, 10m or 0, got \"%.64s\"", v);
+        return false;
+    }
+    if ((v = annotation(ing, ANN_NGINX "proxy-connect-timeout")) && parse_seconds(v, &io->g.connect_ms) < 0) {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
+             "metadata.annotations[" ANN_NGINX "proxy-connect-timeout]: expected whole seconds, got \"%.64s\"", v);
+        return false;
+    }
+    const char *timeouts[] = {ANN_NGINX "proxy-read-timeout", ANN_NGINX "proxy-send-timeout"};
+    json_int_t read_ms = 0;
+    for (int i = 0; i < 2; i++) {
+        json_int_t ms;
+        if ((v = annotation(ing, timeouts[i]))) {
+            if (parse_seconds(v, &ms) < 0) {
+                diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
+                     "metadata.annotations[%s]: expected whole seconds, got \"%.64s\"", timeouts[i], v);
+                return false;
+            }
+            if (ms > read_ms)
+                read_ms = ms; /* one inactivity timeout covers both directions */
+        }
+    }
+    if (read_ms)
+        io->g.read_ms = read_ms;
+    if (io->alb_redirect && !io->https_port) {
+        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, name,
+             "metadata.annotations[" ANN_ALB "ssl-redirect]: AlbConfig %s has no HTTPS listener: redirecting to 443",
+             albconfig);
+        io->https_port = 443;
+    }
+    return true;
+}
+
+/* The actions of one path: a redirect to HTTPS, or a rewrite (if any) and
+ * the forward. NULL after a diagnostic. */
+static json_t *path_actions(struct state *s, json_t *ing, const struct ing_opts *io, const char *host, const char *field,
+                            json_t *svc)
+{
+    bool nginx_redirect = io->g.force_ssl_redirect || (io->g.ssl_redirect && host_has_tls(ing, host));
+    if (io->alb_redirect || nginx_redirect) {
+        char port[16];
+        snprintf(port, sizeof(port), "%d", io->alb_redirect ? io->https_port : 443);
+        return json_pack("[{s:s,s:i,s:s,s:s}]", "type", "redirect", "code", 308, "scheme", "https", "port", port);
+    }
+    char bf[160];
+    snprintf(bf, sizeof(bf), "%s.backend.service", field);
+    const char *bname = backend_for(s, ing, bf, ns_of(ing), str_at(svc, "name"), obj_at(svc, "port"), io->g.connect_ms,
+                                    io->g.read_ms);
+    if (!bname)
+        return NULL;
+    json_t *actions = json_array();
+    if (io->rewrite_path[0]) {
+        json_t *rw = json_pack("{s:s,s:s}", "type", "rewrite", "path", io->rewrite_path);
+        if (io->has_rewrite_query)
+            json_object_set_new(rw, "query", json_string(io->rewrite_query));
+        json_array_append_new(actions, rw);
+    }
+    json_array_append_new(actions, json_pack("{s:s,s:s}", "type", "forward", "backend", bname));
+    return actions;
+}
+
 /* Builds the rules of one Ingress; on any error the whole Ingress is left
  * out (its earlier rules too), as one invalid object must not half-serve. */
 /* Annotations this translator reads (docs/annotations.md). */
 static bool is_supported_annotation(const char *key)
 {
-    static const char *const supported[] = {ANN_ALB "order", ANN_ALB "listen-ports"};
+    static const char *const supported[] = {
+        ANN_ALB "order",         ANN_ALB "listen-ports",          ANN_ALB "rewrite-target",
+        ANN_ALB "use-regex",     ANN_ALB "ssl-redirect",          ANN_ALB "backend-protocol",
+        ANN_NGINX "rewrite-target", ANN_NGINX "use-regex",        ANN_NGINX "ssl-redirect",
+        ANN_NGINX "force-ssl-redirect", ANN_NGINX "backend-protocol", ANN_NGINX "proxy-body-size",
+        ANN_NGINX "proxy-connect-timeout", ANN_NGINX "proxy-read-timeout", ANN_NGINX "proxy-send-timeout",
+    };
     for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
         if (!strcmp(key, supported[i]))
             return true;
@@ -408,7 +736,7 @@ static void report_unsupported_annotations(struct state *s, json_t *ing)
     json_t *v;
     json_object_foreach(anns, key, v)
     {
-        bool ours = !strncmp(key, ANN_ALB, strlen(ANN_ALB)) || !strncmp(key, "nginx.ingress.kubernetes.io/", 28);
+        bool ours = !strncmp(key, ANN_ALB, strlen(ANN_ALB)) || !strncmp(key, ANN_NGINX, strlen(ANN_NGINX));
         if (ours && !is_supported_annotation(key))
             diag(s->d, ALB_DIAG_INFO, "Ingress", ns_of(ing), meta(ing, "name"),
                  "metadata.annotations[%s]: not supported yet, ignored", key);
@@ -479,6 +807,9 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
     }
     for (size_t k = 0; k < s->lst_cnt && k < 64; k++)
         on_cnt += on[k] && s->lsts[k].doc;
+    struct ing_opts io;
+    if (!read_annotations(s, ing, albconfig, &io))
+        return;
 
     json_t *rules = json_array();
     json_t *rs = arr_at(spec, "rules");
@@ -505,40 +836,58 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
                 diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "%s.path: must start with '/'", field);
                 goto reject;
             }
-            json_t *match = json_pack("{s:{s:s,s:s}}", "path", "type", !strcmp(type, "Exact") ? "Exact" : "Prefix",
+            bool exact = !strcmp(type, "Exact");
+            bool regex = !exact && (io.alb_regex || io.nginx_regex);
+            if (regex) {
+                /* validated here: a bad pattern rejects this Ingress, not the whole document */
+                char rerr[200];
+                struct alb_regex *re = alb_regex_compile(path, io.nginx_regex, false, rerr, sizeof(rerr));
+                if (!re) {
+                    diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "%s.path: %s", field, rerr);
+                    goto reject;
+                }
+                alb_regex_free(re);
+            }
+            json_t *match = json_pack("{s:{s:s,s:s}}", "path", "type", exact ? "Exact" : regex ? "Regex" : "Prefix",
                                       "value", path);
+            if (regex)
+                json_object_set_new(json_object_get(match, "path"), "case_sensitive", json_boolean(!io.nginx_regex));
             if (host && host[0])
                 json_object_set_new(match, "hosts", json_pack("[s]", host));
             json_t *be = obj_at(p, "backend"), *svc = obj_at(be, "service");
-            json_t *action;
+            json_t *actions;
             if (svc && str_at(svc, "name")) {
-                char bf[160];
-                snprintf(bf, sizeof(bf), "%s.backend.service", field);
-                const char *bname = backend_for(s, ing, bf, ns, str_at(svc, "name"), obj_at(svc, "port"));
-                if (!bname) {
+                actions = path_actions(s, ing, &io, host, field, svc);
+                if (!actions) {
                     json_decref(match);
                     goto reject;
                 }
-                action = json_pack("{s:s,s:s}", "type", "forward", "backend", bname);
             } else if (obj_at(be, "resource")) {
                 diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, name,
                      "%s.backend.resource: resource backends are not served: 404", field);
-                action = json_pack("{s:s,s:i}", "type", "fixed_response", "status", 404);
+                actions = json_pack("[{s:s,s:i}]", "type", "fixed_response", "status", 404);
             } else {
                 diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "%s.backend: a service or a resource is required", field);
                 json_decref(match);
                 goto reject;
             }
-            json_array_append_new(rules, json_pack("{s:I,s:o,s:[o]}", "order", order, "match", match, "actions", action));
+            json_t *rule = json_pack("{s:I,s:o,s:o}", "order", order, "match", match, "actions", actions);
+            if (io.g.body_size >= 0)
+                json_object_set_new(rule, "max_body_bytes", json_integer(io.g.body_size));
+            json_array_append_new(rules, rule);
         }
     }
     json_t *db = obj_at(obj_at(spec, "defaultBackend"), "service");
     if (db && str_at(db, "name")) {
-        const char *bname = backend_for(s, ing, "spec.defaultBackend.service", ns, str_at(db, "name"), obj_at(db, "port"));
+        const char *bname = backend_for(s, ing, "spec.defaultBackend.service", ns, str_at(db, "name"), obj_at(db, "port"),
+                                        io.g.connect_ms, io.g.read_ms);
         if (!bname)
             goto reject;
-        json_array_append_new(rules, json_pack("{s:i,s:{},s:[{s:s,s:s}]}", "order", DEFAULT_BACKEND_ORDER, "match",
-                                               "actions", "type", "forward", "backend", bname));
+        json_t *rule = json_pack("{s:i,s:{},s:[{s:s,s:s}]}", "order", DEFAULT_BACKEND_ORDER, "match", "actions", "type",
+                                 "forward", "backend", bname);
+        if (io.g.body_size >= 0)
+            json_object_set_new(rule, "max_body_bytes", json_integer(io.g.body_size));
+        json_array_append_new(rules, rule);
     }
     if (on_cnt == 0 && json_array_size(rules))
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, name, "AlbConfig %s has no HTTP listener for it: not served",
@@ -559,7 +908,9 @@ static int cmp_by_name(const void *a, const void *b)
 
 json_t *alb_translate(json_t *objects, const struct alb_translate_opts *o, struct alb_diags *d)
 {
-    struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object()};
+    struct globals g = {false, false, -1, 0, 0}; /* ALB Ingress defaults: no redirect unless asked */
+    struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object(), .g = &g};
+    read_configmap(&s, objects, o->configmap);
     struct list classes = of_kind(objects, "IngressClass"), albconfigs = of_kind(objects, "AlbConfig"),
                 ingresses = of_kind(objects, "Ingress");
     s.services = index_of(objects, "Service", false);

@@ -19,6 +19,7 @@
 struct alb_translate_opts {
     const char *controller;     /* IngressClass spec.controller that is ours */
     const char *listen_address; /* address listeners bind; NULL: 0.0.0.0 */
+    const char *configmap;      /* "namespace/name" of the global options; NULL: none */
 };
 
 enum alb_diag_level { ALB_DIAG_INFO, ALB_DIAG_WARNING, ALB_DIAG_ERROR };

@@ -216,3 +216,38 @@ def test_quickstart_translates_cleanly():
     out = subprocess.run([ALB_BIN, "check", "--manifests", os.path.join(root, "examples", "quickstart")],
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
+
+
+def test_annotations_through_the_binary(cluster):
+    """ingress-nginx's documented rewrite example, ALB's ssl-redirect, and a
+    per-Ingress body limit, as a client sees them."""
+    nginx = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+             "metadata": {"name": "rw", "namespace": "default", "annotations": {
+                 "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+                 "nginx.ingress.kubernetes.io/proxy-body-size": "1k"}},
+             "spec": {"ingressClassName": "alb", "rules": [{"host": "rw.com", "http": {"paths": [
+                 {"path": "/something(/|$)(.*)", "pathType": "ImplementationSpecific",
+                  "backend": {"service": {"name": "s1", "port": {"number": 80}}}}]}}]}}
+    redirect = json.loads(ingress("tls", [{"host": "secure.com", "http": {"paths": [path("/", "s1")]}}],
+                                  annotations={"alb.ingress.kubernetes.io/ssl-redirect": "true"}))
+    replace(cluster, "20-ingress.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": [nginx, redirect]}))
+    cluster.wait_generation(2)
+    backend = None
+    for sent, want in (("/something", "/"), ("/something/", "/"), ("/something/new?q=1", "/new?q=1"),
+                       ("/SOMETHING/x", "/x")):
+        s = socket.create_connection(("127.0.0.1", cluster.port), timeout=5)
+        s.sendall(f"GET {sent} HTTP/1.1\r\nHost: rw.com\r\n\r\n".encode())
+        status, headers, body, _ = read_response(s)
+        s.close()
+        assert status == 200 and body == f"hello from b1 {want.split('?')[0]}\n".encode(), (sent, body)
+    # the body limit of this Ingress: 413 before anything is forwarded
+    s = socket.create_connection(("127.0.0.1", cluster.port), timeout=5)
+    s.sendall(b"POST /something/up HTTP/1.1\r\nHost: rw.com\r\nContent-Length: 2000\r\n\r\n" + b"x" * 2000)
+    assert read_response(s)[0] == 413
+    s.close()
+    # ALB's ssl-redirect: 308 to the AlbConfig's HTTPS listener port
+    s = socket.create_connection(("127.0.0.1", cluster.port), timeout=5)
+    s.sendall(b"GET /a/b?c=d HTTP/1.1\r\nHost: secure.com\r\n\r\n")
+    status, headers, _, _ = read_response(s)
+    s.close()
+    assert status == 308 and headers["location"] == ["https://secure.com/a/b?c=d"]
