@@ -18,20 +18,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+sys.path.insert(0, os.path.dirname(__file__))
 from backend import Backend  # noqa: E402
+from peers import free_port  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ALB = os.environ.get("BUILD", os.path.join(ROOT, "build", "alb"))
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 SVCS = 1000
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def ingress(i, svc_of):
