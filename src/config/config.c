@@ -1017,7 +1017,8 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
 
 static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_listener_cfg *l)
 {
-    static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", NULL};
+    static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", "acl",
+                                         NULL};
     static const char *const timeout_fields[] = {"client_header_ms", "idle_ms", "tunnel_idle_ms", NULL};
     static const char *const limit_fields[] = {"max_body_bytes", "max_connections", NULL};
     if (check_fields(c, o, fields) < 0)
@@ -1069,6 +1070,39 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
             get_uint(c, lim, "max_body_bytes", 0, UINT64_MAX >> 1, &l->max_body_bytes) < 0 ||
             get_u32(c, lim, "max_connections", 1, 10000000, &l->max_connections) < 0)
             return -1;
+        pop(c, n);
+    }
+    json_t *acl = json_object_get(o, "acl");
+    if (acl) {
+        static const char *const acl_fields[] = {"type", "cidrs", NULL};
+        size_t n = push_key(c, "acl");
+        const char *type;
+        char **cidrs;
+        size_t cnt;
+        if (check_fields(c, acl, acl_fields) < 0 || get_str(c, acl, "type", true, &type) < 0)
+            return -1;
+        if (strcmp(type, "allow") && strcmp(type, "deny")) {
+            size_t k = push_key(c, "type");
+            return failf(c, "expected allow or deny"), pop(c, k), -1;
+        }
+        if (get_strings(c, acl, "cidrs", true, &cidrs, &cnt) < 0)
+            return -1;
+        l->acl_allow = !strcmp(type, "allow");
+        l->acl = xcalloc(cnt, sizeof(*l->acl));
+        int bad = -1;
+        for (size_t i = 0; i < cnt; i++) {
+            if (bad < 0 && !parse_cidr(cidrs[i], &l->acl[i]))
+                bad = (int)i;
+            free(cidrs[i]);
+        }
+        free(cidrs);
+        l->acl_cnt = cnt;
+        if (bad >= 0 || cnt == 0) {
+            push_key(c, "cidrs"); /* the error names the path; nothing pops after a failure */
+            if (bad >= 0)
+                push_index(c, (size_t)bad);
+            return failf(c, cnt ? "expected an IPv4 or IPv6 CIDR" : "at least one CIDR"), -1;
+        }
         pop(c, n);
     }
     int rc;
@@ -1284,6 +1318,7 @@ void alb_config_free(struct alb_config *c)
         free(l->rules);
         free(l->name);
         free(l->address);
+        free(l->acl);
     }
     free(c->listeners);
     for (size_t i = 0; i < c->backend_cnt; i++) {
@@ -1410,17 +1445,32 @@ static json_t *rule_to_json(const struct alb_rule *r)
     return o;
 }
 
+static json_t *cidr_to_json(const struct alb_cidr *c)
+{
+    char ip[64], text[80];
+    inet_ntop(c->family, c->addr, ip, sizeof(ip));
+    snprintf(text, sizeof(text), "%s/%u", ip, (unsigned)c->prefix_len);
+    return json_string(text);
+}
+
 static json_t *listener_to_json(const struct alb_listener_cfg *l)
 {
     json_t *rules = json_array();
     for (size_t i = 0; rules && i < l->rule_cnt; i++)
         json_array_append_new(rules, rule_to_json(&l->rules[i]));
-    return json_pack("{s:s,s:s,s:i,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I},s:o}", "name", l->name, "address", l->address,
+    json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I},s:o}", "name", l->name, "address", l->address,
                      "port", (int)l->port, "protocol", "HTTP", "timeouts", "client_header_ms",
                      (json_int_t)l->client_header_timeout_ms, "idle_ms", (json_int_t)l->idle_timeout_ms,
                      "tunnel_idle_ms", (json_int_t)l->tunnel_idle_timeout_ms, "limits", "max_body_bytes",
                      (json_int_t)l->max_body_bytes, "max_connections", (json_int_t)l->max_connections, "rules",
                      rules);
+    if (o && l->acl_cnt) {
+        json_t *cidrs = json_array();
+        for (size_t i = 0; cidrs && i < l->acl_cnt; i++)
+            json_array_append_new(cidrs, cidr_to_json(&l->acl[i]));
+        json_object_set_new(o, "acl", json_pack("{s:s,s:o}", "type", l->acl_allow ? "allow" : "deny", "cidrs", cidrs));
+    }
+    return o;
 }
 
 static json_t *backend_to_json(const struct alb_backend *b)

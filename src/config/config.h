@@ -224,6 +224,10 @@ struct alb_listener_cfg {
     struct alb_rule *rules;      /* owned array */
     size_t rule_cnt;
     struct alb_router *router;   /* owned; built by alb_route_compile() */
+    /* Who may connect (ALB's aclConfig). acl_cnt 0: everyone. */
+    bool acl_allow;              /* true: only these; false: all but these */
+    struct alb_cidr *acl;        /* owned */
+    size_t acl_cnt;
 };
 
 /* Frees a compiled router; set by route/ so that config/ does not depend on it. */

@@ -17,6 +17,7 @@
 #include "proxy/mirror.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
+#include "route/route.h"
 
 #define LISTEN_BACKLOG 4096
 #define ACCEPT_BATCH 64 /* accepts per wake-up, so a flood cannot starve I/O */
@@ -41,6 +42,10 @@ static void on_accept(struct alb_io *io, uint32_t events)
         }
         if (l->conn_cnt >= l->max_conn) {
             close(fd); /* over the connection cap: shed, do not queue */
+            continue;
+        }
+        if (!alb_route_acl_admits(l->cfg, (const struct sockaddr *)&peer)) {
+            close(fd); /* the listener's ACL refuses this client: not a byte is read */
             continue;
         }
         alb_session_accept(l, fd, (const struct sockaddr *)&peer);

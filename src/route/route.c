@@ -388,7 +388,7 @@ static bool cookie_holds(const struct alb_condition *cd, const struct alb_route_
     return false;
 }
 
-static bool cidr_contains(const struct alb_cidr *c, const struct sockaddr *sa)
+bool alb_route_cidr_contains(const struct alb_cidr *c, const struct sockaddr *sa)
 {
     const uint8_t *a;
     sa_family_t fam = sa->sa_family;
@@ -436,7 +436,7 @@ bool alb_route_conditions_hold(const struct alb_rule *r, const struct alb_route_
             break;
         case ALB_COND_SOURCE_IP:
             for (size_t k = 0; k < cd->cidr_cnt && !ok; k++)
-                ok = q->peer && cidr_contains(&cd->cidrs[k], q->peer);
+                ok = q->peer && alb_route_cidr_contains(&cd->cidrs[k], q->peer);
             break;
         }
         if (!ok)
@@ -576,4 +576,14 @@ bool alb_route_match(const struct alb_listener_cfg *l, const struct alb_route_re
         }
     }
     return match_host_routes(l, &rt->any, q, scratch, out);
+}
+
+bool alb_route_acl_admits(const struct alb_listener_cfg *l, const struct sockaddr *peer)
+{
+    if (!l->acl_cnt)
+        return true;
+    bool listed = false;
+    for (size_t i = 0; i < l->acl_cnt && !listed; i++)
+        listed = alb_route_cidr_contains(&l->acl[i], peer);
+    return listed == l->acl_allow;
 }

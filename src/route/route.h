@@ -70,4 +70,11 @@ bool alb_route_prefix_matches(const char *prefix, size_t prefix_len, const char 
  * wildcards matches it, 2 when <r> has no hosts, -1 when it does not apply. */
 int alb_route_host_tier(const struct alb_rule *r, const char *host, size_t host_len);
 
+/* alb_route_cidr_contains() : whether <sa>'s address is in <c> (an
+ * IPv4-mapped IPv6 address counts as IPv4). */
+bool alb_route_cidr_contains(const struct alb_cidr *c, const struct sockaddr *sa);
+
+/* alb_route_acl_admits() : whether the listener's ACL lets <peer> connect. */
+bool alb_route_acl_admits(const struct alb_listener_cfg *l, const struct sockaddr *peer);
+
 #endif

@@ -208,6 +208,7 @@ struct lst {
     const char *albconfig; /* borrowed */
     const char *protocol;  /* HTTP (served) */
     int port;
+    json_int_t request_ms; /* requestTimeout; 0: the default */
     json_t *doc; /* the listener's document, one reference */
 };
 
@@ -265,7 +266,7 @@ static void add_albconfig(struct state *s, json_t *ac)
             return;
         s->lsts = n;
         struct lst *L = &s->lsts[s->lst_cnt++];
-        *L = (struct lst){name, !strcmp(proto, "HTTP") ? "HTTP" : !strcmp(proto, "HTTPS") ? "HTTPS" : "QUIC", p, NULL};
+        *L = (struct lst){name, !strcmp(proto, "HTTP") ? "HTTP" : !strcmp(proto, "HTTPS") ? "HTTPS" : "QUIC", p, 0, NULL};
         if (strcmp(proto, "HTTP")) {
             diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", name,
                  "spec.listeners[%zu]: %s is accepted and not served yet (the TLS and QUIC issues)", i, proto);
@@ -279,6 +280,31 @@ static void add_albconfig(struct state *s, json_t *ac)
         json_t *idle = json_object_get(l, "idleTimeout");
         if (json_is_integer(idle) && json_integer_value(idle) >= 1 && json_integer_value(idle) <= 86400)
             json_object_set_new(L->doc, "timeouts", json_pack("{s:I}", "idle_ms", json_integer_value(idle) * 1000));
+        json_t *rt = json_object_get(l, "requestTimeout");
+        if (rt && (!json_is_integer(rt) || json_integer_value(rt) < 1 || json_integer_value(rt) > 180))
+            diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", name, "spec.listeners[%zu].requestTimeout: expected 1-180 s, "
+                 "using 60", i);
+        else if (rt)
+            L->request_ms = json_integer_value(rt) * 1000;
+        json_t *acl = obj_at(l, "aclConfig");
+        const char *acl_type = str_at(acl, "aclType");
+        if (acl && acl_type && acl_type[0]) {
+            json_t *entries = arr_at(acl, "aclEntries");
+            if ((strcmp(acl_type, "White") && strcmp(acl_type, "Black")) || !json_array_size(entries)) {
+                /* refusing to serve is safer than serving without the ACL */
+                diag(s->d, ALB_DIAG_ERROR, "AlbConfig", "", name,
+                     "spec.listeners[%zu].aclConfig: expected aclType White or Black and aclEntries; the listener is "
+                     "not served", i);
+                json_decref(L->doc);
+                L->doc = NULL;
+                continue;
+            }
+            json_object_set_new(L->doc, "acl", json_pack("{s:s,s:O}", "type", strcmp(acl_type, "White") ? "deny" : "allow",
+                                                         "cidrs", entries));
+            if (json_object_get(acl, "aclIds"))
+                diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", name,
+                     "spec.listeners[%zu].aclConfig.aclIds: cloud ACL ids are not resolved here; aclEntries apply", i);
+        }
     }
 }
 
@@ -810,6 +836,10 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
     struct ing_opts io;
     if (!read_annotations(s, ing, albconfig, &io))
         return;
+    /* the listeners' requestTimeout, when neither annotation nor ConfigMap set one */
+    for (size_t k = 0; k < s->lst_cnt && k < 64 && !io.g.read_ms; k++)
+        if (on[k] && s->lsts[k].request_ms)
+            io.g.read_ms = s->lsts[k].request_ms;
 
     json_t *rules = json_array();
     json_t *rs = arr_at(spec, "rules");

@@ -198,3 +198,28 @@ def test_connection_cap_sheds_excess(start_alb, backend):
         s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         assert read_response(s)[0] == 200
         s.close()
+
+
+def refused(port):
+    """True when the listener closes the connection without answering."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    finally:
+        s.close()
+
+
+def test_listener_acl(start_alb, backend):
+    """ALB's aclConfig: an allow list admits only its CIDRs, a deny list
+    refuses its CIDRs; a refused client is closed before a byte is read."""
+    cases = [({"type": "allow", "cidrs": ["10.0.0.0/8"]}, True),
+             ({"type": "deny", "cidrs": ["127.0.0.0/8", "::1/128"]}, True),
+             ({"type": "allow", "cidrs": ["192.168.0.0/16", "127.0.0.1/32"]}, False),
+             ({"type": "deny", "cidrs": ["10.0.0.0/8"]}, False)]
+    for acl, is_refused in cases:
+        a = start_alb(simple_config(free_port(), {"web": [backend]}, acl=acl))
+        assert refused(a.port) == is_refused, acl
+    assert len(backend.requests) == 2  # only the admitted clients reached it

@@ -185,5 +185,26 @@ static void test_bug_non_string_host_crashed_free(void)
                  "listeners[0].rules[0].match.conditions[0].values[1]: expected a string");
 }
 
-TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
+static void test_listener_acl(void)
+{
+    struct alb_config *c = load("{\"version\":1,\"listeners\":[{\"port\":80,\"acl\":{\"type\":\"allow\",\"cidrs\":"
+                                "[\"10.1.2.3/8\",\"2001:db8::1/32\"]}}]}");
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    CHECK(c->listeners[0].acl_allow);
+    CHECK_EQ_INT(c->listeners[0].acl_cnt, 2);
+    char *json = alb_config_to_json(c);
+    CHECK(json && strstr(json, "\"10.0.0.0/8\"") && strstr(json, "\"2001:db8::/32\"")); /* host bits cleared */
+    free(json);
+    alb_config_free(c);
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"acl\":{\"type\":\"white\",\"cidrs\":[\"10.0.0.0/8\"]}}]}",
+                 "listeners[0].acl.type: expected allow or deny");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"acl\":{\"type\":\"deny\",\"cidrs\":[\"10.0.0.0/8\",\"x\"]}}]}",
+                 "listeners[0].acl.cidrs[1]: expected an IPv4 or IPv6 CIDR");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"acl\":{\"type\":\"deny\",\"cidrs\":[]}}]}",
+                 "listeners[0].acl.cidrs: at least one CIDR");
+}
+
+TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_listener_acl), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
           TEST_ENTRY(test_backend_specs))
