@@ -280,6 +280,19 @@ static void add_albconfig(struct state *s, json_t *ac)
         json_t *idle = json_object_get(l, "idleTimeout");
         if (json_is_integer(idle) && json_integer_value(idle) >= 1 && json_integer_value(idle) <= 86400)
             json_object_set_new(L->doc, "timeouts", json_pack("{s:I}", "idle_ms", json_integer_value(idle) * 1000));
+        static const char *const read_fields[] = {"port", "protocol", "idleTimeout", "requestTimeout", "aclConfig",
+                                                  "description"};
+        const char *lkey;
+        json_t *lval;
+        json_object_foreach(l, lkey, lval)
+        {
+            bool known = false;
+            for (size_t k = 0; k < sizeof(read_fields) / sizeof(read_fields[0]); k++)
+                known |= !strcmp(lkey, read_fields[k]);
+            if (!known)
+                diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", name, "spec.listeners[%zu].%s: not supported yet, ignored", i,
+                     lkey);
+        }
         json_t *rt = json_object_get(l, "requestTimeout");
         if (rt && (!json_is_integer(rt) || json_integer_value(rt) < 1 || json_integer_value(rt) > 180))
             diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", name, "spec.listeners[%zu].requestTimeout: expected 1-180 s, "
@@ -446,6 +459,12 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
     if (!service) {
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, meta(ing, "name"),
              "%s.name: Service %s/%s not found: its requests get 503 until it exists", field, ns, svc);
+        return json_string_value(json_object_get(b, "name"));
+    }
+    const char *stype = str_at(obj_at(service, "spec"), "type");
+    if (stype && !strcmp(stype, "ExternalName")) {
+        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, meta(ing, "name"),
+             "%s.name: Service %s/%s is an ExternalName; resolving it is not supported yet: 503", field, ns, svc);
         return json_string_value(json_object_get(b, "name"));
     }
     /* the Service port the Ingress means */
