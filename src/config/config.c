@@ -456,7 +456,7 @@ static struct alb_backend *find_backend(struct ctx *c, struct alb_config *cfg, c
 }
 
 /* "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
-static bool parse_cidr(const char *text, struct alb_cidr *out)
+bool alb_cidr_parse(const char *text, struct alb_cidr *out)
 {
     char ip[64];
     const char *slash = strchr(text, '/');
@@ -550,7 +550,7 @@ static int parse_condition(struct ctx *c, json_t *o, struct alb_condition *cd)
         size_t k = push_index(c, i);
         cd->value_lens[i] = strlen(cd->values[i]);
         if (cd->type == ALB_COND_SOURCE_IP) {
-            if (!parse_cidr(cd->values[i], &cd->cidrs[cd->cidr_cnt]))
+            if (!alb_cidr_parse(cd->values[i], &cd->cidrs[cd->cidr_cnt]))
                 return failf(c, "expected an IPv4 or IPv6 CIDR, got \"%.64s\"", cd->values[i]), -1;
             cd->cidr_cnt++;
         } else if (cd->type == ALB_COND_METHOD && !is_token_text(cd->values[i])) {
@@ -1091,7 +1091,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
         l->acl = xcalloc(cnt, sizeof(*l->acl));
         int bad = -1;
         for (size_t i = 0; i < cnt; i++) {
-            if (bad < 0 && !parse_cidr(cidrs[i], &l->acl[i]))
+            if (bad < 0 && !alb_cidr_parse(cidrs[i], &l->acl[i]))
                 bad = (int)i;
             free(cidrs[i]);
         }

@@ -273,6 +273,10 @@ void alb_config_free(struct alb_config *c);
  * of memory. Any thread holding a reference. */
 char *alb_config_to_json(const struct alb_config *c);
 
+/* alb_cidr_parse() : "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32
+ * or /128) into *out, host bits cleared. False when invalid. */
+bool alb_cidr_parse(const char *text, struct alb_cidr *out);
+
 /* alb_listener_same_bind() : true when two listeners bind the same address
  * and port (the stable identity of a listener across snapshots). */
 bool alb_listener_same_bind(const struct alb_listener_cfg *a, const struct alb_listener_cfg *b);

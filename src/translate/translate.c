@@ -9,7 +9,9 @@
  */
 #include "translate/translate.h"
 
+#include "config/config.h"
 #include "config/regex.h"
+#include "core/addr.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -164,22 +166,26 @@ static int parse_size(const char *v, int64_t *out)
         if (shift < 0 || end[1])
             return -1;
     }
-    if (n > (1ull << 40))
-        return -1;
+    if (n > ((1ull << 40) >> shift))
+        return -1; /* at most 1 TiB: what the data plane accepts, without overflow */
     *out = (int64_t)(n << shift);
     return 0;
 }
 
-/* Whole seconds, 1..86400. */
-static int parse_seconds(const char *v, json_int_t *ms)
+/* Whole seconds, 1..<max>: the ranges the data plane accepts (a value it
+ * would refuse must be refused here, or one Ingress fails the document). */
+static int parse_seconds_max(const char *v, long max, json_int_t *ms)
 {
     char *end;
     long n = strtol(v, &end, 10);
-    if (!isdigit((unsigned char)v[0]) || *end || n < 1 || n > 86400)
+    if (!isdigit((unsigned char)v[0]) || *end || n < 1 || n > max)
         return -1;
     *ms = (json_int_t)n * 1000;
     return 0;
 }
+
+static int parse_seconds(const char *v, json_int_t *ms) { return parse_seconds_max(v, 86400, ms); }
+static int parse_connect_seconds(const char *v, json_int_t *ms) { return parse_seconds_max(v, 3600, ms); }
 
 /* nginx rewrite-target ("$1") into ALB's template form ("${1}"); any other
  * '$' is refused: nginx variables are not interpreted here. */
@@ -303,11 +309,17 @@ static void add_albconfig(struct state *s, json_t *ac)
         const char *acl_type = str_at(acl, "aclType");
         if (acl && acl_type && acl_type[0]) {
             json_t *entries = arr_at(acl, "aclEntries");
-            if ((strcmp(acl_type, "White") && strcmp(acl_type, "Black")) || !json_array_size(entries)) {
+            bool entries_ok = json_array_size(entries) > 0;
+            for (size_t k = 0; entries_ok && k < json_array_size(entries); k++) {
+                struct alb_cidr cidr;
+                json_t *e = json_array_get(entries, k);
+                entries_ok = json_is_string(e) && alb_cidr_parse(json_string_value(e), &cidr);
+            }
+            if ((strcmp(acl_type, "White") && strcmp(acl_type, "Black")) || !entries_ok) {
                 /* refusing to serve is safer than serving without the ACL */
                 diag(s->d, ALB_DIAG_ERROR, "AlbConfig", "", name,
-                     "spec.listeners[%zu].aclConfig: expected aclType White or Black and aclEntries; the listener is "
-                     "not served", i);
+                     "spec.listeners[%zu].aclConfig: expected aclType White or Black and aclEntries of CIDRs; the "
+                     "listener is not served", i);
                 json_decref(L->doc);
                 L->doc = NULL;
                 continue;
@@ -352,7 +364,7 @@ static void read_configmap(struct state *s, json_t *objects, const char *ref)
             else if (!strcmp(key, "proxy-body-size"))
                 bad = parse_size(val, &g->body_size);
             else if (!strcmp(key, "proxy-connect-timeout"))
-                bad = parse_seconds(val, &g->connect_ms);
+                bad = parse_connect_seconds(val, &g->connect_ms);
             else if (!strcmp(key, "proxy-read-timeout") || !strcmp(key, "proxy-send-timeout")) {
                 json_int_t ms = 0;
                 bad = parse_seconds(val, &ms);
@@ -405,14 +417,21 @@ static json_t *index_of(json_t *objects, const char *kind, bool by_service)
     return idx;
 }
 
-static void add_endpoint(json_t *eps, const char *addr, json_int_t port, bool ready)
+/* Endpoint addresses are numeric IPs; anything else is skipped (names are
+ * never resolved on the data path). */
+static bool add_endpoint(json_t *eps, const char *addr, json_int_t port, bool ready)
 {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!alb_addr_parse(addr, (uint16_t)port, &ss, &len) || port < 1 || port > 65535)
+        return false;
     for (size_t i = 0; i < json_array_size(eps); i++) {
         json_t *e = json_array_get(eps, i);
         if (!strcmp(str_at(e, "address"), addr) && json_integer_value(json_object_get(e, "port")) == port)
-            return; /* listed by two slices */
+            return true; /* listed by two slices */
     }
     json_array_append_new(eps, json_pack("{s:s,s:I,s:b}", "address", addr, "port", port, "ready", ready));
+    return true;
 }
 
 /* The backend for (ns, service, port by number or name); created on first
@@ -507,9 +526,12 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
             json_t *ready = json_object_get(cond, "ready"), *term = json_object_get(cond, "terminating");
             bool ok = (!ready || json_is_null(ready) || json_is_true(ready)) && !json_is_true(term);
             json_t *addrs = arr_at(e, "addresses");
-            for (size_t a = 0; a < json_array_size(addrs); a++)
-                if (json_is_string(json_array_get(addrs, a)))
-                    add_endpoint(eps, json_string_value(json_array_get(addrs, a)), port, ok);
+            for (size_t a = 0; a < json_array_size(addrs); a++) {
+                json_t *av = json_array_get(addrs, a);
+                if (!json_is_string(av) || !add_endpoint(eps, json_string_value(av), port, ok))
+                    diag(s->d, ALB_DIAG_WARNING, "EndpointSlice", ns_of(sl), meta(sl, "name"),
+                         "endpoints[%zu].addresses[%zu]: not an IP address, skipped", k, a);
+            }
         }
     }
     if (!found_slice) {
@@ -536,8 +558,10 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
             for (int r = 0; r < 2; r++) {
                 json_t *addrs = arr_at(sub, kinds[r]);
                 for (size_t a = 0; a < json_array_size(addrs); a++)
-                    if (str_at(json_array_get(addrs, a), "ip"))
-                        add_endpoint(eps, str_at(json_array_get(addrs, a), "ip"), port, r == 0);
+                    if (!str_at(json_array_get(addrs, a), "ip") ||
+                        !add_endpoint(eps, str_at(json_array_get(addrs, a), "ip"), port, r == 0))
+                        diag(s->d, ALB_DIAG_WARNING, "Endpoints", ns, svc, "subsets[%zu].%s[%zu].ip: not an IP address, skipped",
+                             i, kinds[r], a);
             }
         }
     }
@@ -698,9 +722,9 @@ static bool read_annotations(struct state *s, json_t *ing, const char *albconfig
              "metadata.annotations[" ANN_NGINX "proxy-body-size]: expected a size like 8k, 10m or 0, got \"%.64s\"", v);
         return false;
     }
-    if ((v = annotation(ing, ANN_NGINX "proxy-connect-timeout")) && parse_seconds(v, &io->g.connect_ms) < 0) {
+    if ((v = annotation(ing, ANN_NGINX "proxy-connect-timeout")) && parse_connect_seconds(v, &io->g.connect_ms) < 0) {
         diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
-             "metadata.annotations[" ANN_NGINX "proxy-connect-timeout]: expected whole seconds, got \"%.64s\"", v);
+             "metadata.annotations[" ANN_NGINX "proxy-connect-timeout]: expected whole seconds 1-3600, got \"%.64s\"", v);
         return false;
     }
     const char *timeouts[] = {ANN_NGINX "proxy-read-timeout", ANN_NGINX "proxy-send-timeout"};
