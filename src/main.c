@@ -13,6 +13,7 @@
  * Nothing here runs on the request path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
@@ -58,6 +59,8 @@ struct options {
     const char *manifests_dir;
     const char *controller;
     const char *configmap;
+    const char *access_log;      /* NULL or "off": none */
+    enum alb_log_format log_format;
     const char *listen_address;
     const char *admin;
     unsigned workers;
@@ -90,6 +93,7 @@ static void usage(FILE *f)
                "  alb serve (--manifests DIR | --config FILE) [--listen-address ADDR] [--admin ADDR:PORT|off]\n"
                "            [--workers N] [--drain-timeout-ms MS] [--log-level error|warn|info|debug]\n"
                "            [--controller-class NAME] [--configmap NAMESPACE/NAME]\n"
+               "            [--access-log PATH|off] [--log-format text|json]\n"
                "  alb translate --manifests DIR     print the data-plane config; diagnostics on stderr\n"
                "  alb check (--manifests DIR | --config FILE)\n"
                "  alb version\n");
@@ -128,6 +132,14 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->manifests_dir = v;
         } else if (strcmp(a, "--controller-class") == 0) {
             o->controller = v;
+        } else if (strcmp(a, "--access-log") == 0) {
+            o->access_log = v;
+        } else if (strcmp(a, "--log-format") == 0) {
+            if (strcmp(v, "text") && strcmp(v, "json")) {
+                fprintf(stderr, "alb: --log-format takes text or json\n");
+                return 2;
+            }
+            o->log_format = strcmp(v, "json") ? ALB_LOG_TEXT : ALB_LOG_JSON;
         } else if (strcmp(a, "--configmap") == 0) {
             if (!strchr(v, '/')) {
                 fprintf(stderr, "alb: --configmap takes NAMESPACE/NAME\n");
@@ -520,6 +532,7 @@ static int cmd_serve(const struct options *o)
     static struct control ctl; /* the control thread's state; referenced by callbacks */
     struct control *c = &ctl;
     c->o = o;
+    int access_fd = -1;
     c->sig.fd = c->ino.fd = c->admin.io.fd = -1;
     alb_publisher_init(&c->pub);
     int rc = 1;
@@ -543,6 +556,19 @@ static int cmd_serve(const struct options *o)
             fprintf(stderr, "alb: %s\n", err);
             alb_worker_deinit(&c->workers[ready]);
             goto out_workers;
+        }
+    }
+    if (o->access_log && strcmp(o->access_log, "off") != 0) {
+        access_fd = open(o->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (access_fd == -1) {
+            fprintf(stderr, "alb: --access-log %s: %s\n", o->access_log, strerror(errno));
+            goto out_workers;
+        }
+        for (unsigned i = 0; i < ready; i++) {
+            if (alb_worker_set_access_log(&c->workers[i], access_fd, o->log_format) < 0) {
+                fprintf(stderr, "alb: out of memory\n");
+                goto out_workers;
+            }
         }
     }
     if (strcmp(o->admin, "off") != 0) {
@@ -588,6 +614,8 @@ out_workers:
     for (unsigned i = 0; i < ready; i++)
         alb_worker_deinit(&c->workers[i]);
     free(c->workers);
+    if (access_fd != -1)
+        close(access_fd);
     alb_admin_stop(&c->admin);
     if (c->sig.fd != -1)
         close(c->sig.fd);

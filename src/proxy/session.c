@@ -86,6 +86,7 @@ struct body {
 #define C_RESP_STARTED (1u << 5)   /* a response head arrived: no retry */
 #define C_RETRIED (1u << 6)        /* already retried once on a fresh connection */
 #define C_REQ_WRITE_FAILED (1u << 7) /* upstream refused more request bytes */
+#define C_LOG_PENDING (1u << 8)      /* a request is routed and not logged yet */
 
 struct alb_client {
     struct alb_side side; /* first: the epoll pointer is the client */
@@ -106,6 +107,9 @@ struct alb_client {
     char *cors_origin;                   /* owned; the Origin to echo, NULL for "*" */
     struct alb_mirror *mirror;           /* the request's mirror while its body is copied */
     uint64_t max_body_bytes;             /* the request's limit (rule, else listener); 0: none */
+    struct alb_access_rec *log;          /* owned; the access log's record, when logging is on */
+    uint64_t log_bytes;                  /* ALB's own response body, for the log */
+    uint16_t status;                     /* the current response's status, for the log */
     const struct alb_backend *backend;   /* borrowed from hold's config */
     const struct alb_endpoint *endpoint; /* borrowed from hold's config */
     uint64_t id;
@@ -147,6 +151,19 @@ static void free_client(struct alb_deferred *d)
     free(c);
 }
 
+/* log_request() : the access log line of the current request, once. A
+ * request that ends without a response (the client gave up) is logged
+ * with 499, as nginx does. */
+static void log_request(struct alb_client *c)
+{
+    if (!(c->flags & C_LOG_PENDING) || !c->log)
+        return;
+    c->flags &= ~C_LOG_PENDING;
+    uint64_t bytes = c->resp_phase == R_LOCAL ? c->log_bytes : c->resp.total;
+    alb_accesslog_line(&c->w->alog, c->log, c->ip, c->status ? c->status : 499, bytes,
+                       c->endpoint ? c->endpoint->text : NULL, c->w->loop.now_ms);
+}
+
 /* The request ends without having been sent whole: so does its mirror. */
 static void drop_mirror(struct alb_client *c)
 {
@@ -186,6 +203,9 @@ static void close_client(struct alb_client *c)
     if (c->next)
         c->next->prev = c->prev;
     w->client_cnt--;
+    log_request(c);
+    free(c->log);
+    c->log = NULL;
     clear_cors(c);
     drop_mirror(c);
     if (c->hold) {
@@ -293,6 +313,7 @@ static const char *reason_of(int status)
 
 static void count_response(struct alb_client *c, int status)
 {
+    c->status = (uint16_t)status;
     int cls = status / 100 - 1;
     if (cls >= 0 && cls < ALB_STATUS_CLASSES)
         alb_stat_add(&c->stats->requests[cls], 1);
@@ -417,6 +438,7 @@ static void local_reply_with(struct alb_client *c, int status, const char *extra
     put_lit(&o, "\r\n");
     if (c->method_id != ALB_H1_M_HEAD)
         put(&o, body, body_len);
+    c->log_bytes = c->method_id != ALB_H1_M_HEAD ? body_len : 0;
     if (o.overflow)
         close_client(c);
 }
@@ -627,8 +649,11 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
     put_lit(&o, "\r\n");
     if (!has_request_id) {
         put_lit(&o, "X-Request-ID: ");
+        const char *id = alb_buf_tail(o.b);
         put_hex64(&o, alb_worker_random(c->w));
         put_hex64(&o, alb_worker_random(c->w));
+        if (c->log && !o.overflow) /* the access log names the id the backend saw */
+            alb_access_rec_fill_id(c->log, id, 32);
         put_lit(&o, "\r\n");
     }
     if (upgrade)
@@ -840,6 +865,18 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
      * if a newer one is adopted meanwhile. */
     c->hold = alb_worker_hold_use(c->lst->hold);
     c->state = S_ACTIVE;
+    c->status = 0;
+    if (c->w->alog.fd >= 0 && (c->log || (c->log = malloc(sizeof(*c->log))))) {
+        struct alb_str ua = {NULL, 0}, rid = {NULL, 0};
+        for (size_t i = 0; i < m->hdr_cnt; i++) {
+            if (alb_str_is_ci(m->hdrs[i].name, "user-agent"))
+                ua = m->hdrs[i].value;
+            else if (alb_str_is_ci(m->hdrs[i].name, "x-request-id"))
+                rid = m->hdrs[i].value;
+        }
+        alb_access_rec_fill(c->log, c->w->loop.now_ms, m->method, m->target, m->authority, ua, rid, m->minor);
+        c->flags |= C_LOG_PENDING;
+    }
     c->flags &= ~C_HEAD_TIMING;
     c->method_id = (uint8_t)m->method_id;
     c->minor = (uint8_t)m->minor;
@@ -1121,6 +1158,7 @@ static bool on_response_head(struct alb_client *c)
                 close_client(c);
                 return true;
             }
+            c->status = 101;
             alb_buf_consume(up->side.in, m->head_len);
             alb_side_release_if_empty(&up->side, &c->w->bufs);
             up->flags |= ALB_UP_NO_REUSE;
@@ -1203,6 +1241,7 @@ static void finish_request(struct alb_client *c)
         c->up = NULL;
     }
     release_uphead(c);
+    log_request(c);
     c->rule = NULL;
     clear_cors(c);
     drop_mirror(c);

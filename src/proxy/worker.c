@@ -274,11 +274,15 @@ static void *worker_main(void *arg)
             wait_ms = (int)(w->drain_deadline_ms - w->loop.now_ms);
         }
         int n = alb_loop_run_once(&w->loop, wait_ms);
+        if (w->alog.len)
+            alb_accesslog_flush(&w->alog); /* one write per turn for all its requests */
         if (n < 0) {
             alb_log_error("worker=%u action=\"waiting for events\": %s", w->id, strerror(-n));
             break;
         }
     }
+    if (w->alog.len)
+        alb_accesslog_flush(&w->alog);
     return NULL;
 }
 
@@ -354,6 +358,7 @@ int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, stru
     w->pub = pub;
     w->drain_timeout_ms = drain_timeout_ms;
     w->wake.fd = -1;
+    w->alog.fd = -1;
     atomic_init(&w->stop_requested, false);
     atomic_init(&w->adopted_gen, 0);
     atomic_init(&w->stats_cnt, 0);
@@ -385,6 +390,16 @@ int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, stru
         return rc;
     }
     return adopt(w, err, err_len);
+}
+
+int alb_worker_set_access_log(struct alb_worker *w, int fd, enum alb_log_format format)
+{
+    w->alog.buf = malloc(ALB_ACCESSLOG_BUF);
+    if (!w->alog.buf)
+        return -ENOMEM;
+    w->alog.fd = fd;
+    w->alog.format = format;
+    return 0;
 }
 
 int alb_worker_start(struct alb_worker *w)
@@ -438,6 +453,7 @@ void alb_worker_deinit(struct alb_worker *w)
     }
     free(w->rr_next);
     free(w->stats);
+    free(w->alog.buf);
     alb_regex_scratch_free(w->regex);
     if (w->wake.fd != -1)
         close(w->wake.fd);

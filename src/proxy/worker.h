@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/loop.h"
 #include "http/h1.h"
+#include "proxy/accesslog.h"
 
 struct alb_worker;
 struct alb_client;
@@ -108,6 +109,7 @@ struct alb_worker {
     struct alb_http_date date;
     struct alb_h1_msg msg;        /* scratch parse result, used within one call */
     struct alb_regex_scratch *regex; /* owned; match space for route regexes */
+    struct alb_accesslog alog;    /* fd -1 when off */
 };
 
 /* alb_worker_init() : prepares worker <id>, adopts the published config and
@@ -115,6 +117,11 @@ struct alb_worker {
  * listener. Control thread, before alb_worker_start(). */
 int alb_worker_init(struct alb_worker *w, unsigned id, unsigned worker_cnt, struct alb_publisher *pub,
                     uint32_t drain_timeout_ms, char *err, size_t err_len);
+/* alb_worker_set_access_log() : log each request to <fd> (borrowed, opened
+ * O_APPEND by the caller) in <format>. Before alb_worker_start(). Returns 0
+ * or -ENOMEM. */
+int alb_worker_set_access_log(struct alb_worker *w, int fd, enum alb_log_format format);
+
 /* alb_worker_start() : runs the worker's loop in a new thread. 0 or -errno. */
 int alb_worker_start(struct alb_worker *w);
 /* alb_worker_request_stop() : asks for a graceful stop: stop accepting, close
