@@ -336,13 +336,6 @@ static void on_debounce(struct alb_timer *t)
         load_and_publish(c);
 }
 
-static bool is_manifest_event(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")) ||
-                              (n > 5 && !strcmp(name + n - 5, ".json")));
-}
-
 static void on_inotify(struct alb_io *io, uint32_t events)
 {
     struct control *c = (struct control *)((char *)io - offsetof(struct control, ino));
@@ -355,7 +348,7 @@ static void on_inotify(struct alb_io *io, uint32_t events)
             break;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
-            if (ev->len && (c->o->manifests_dir ? is_manifest_event(ev->name) : strcmp(ev->name, c->config_base) == 0))
+            if (ev->len && (c->o->manifests_dir ? alb_manifest_is_file_name(ev->name) : strcmp(ev->name, c->config_base) == 0))
                 ours = true;
             p += sizeof(*ev) + ev->len;
         }

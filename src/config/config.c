@@ -168,6 +168,19 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+static int get_bool(struct ctx *c, json_t *o, const char *key, bool *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        size_t n = push_key(c, key);
+        return failf(c, "expected a boolean"), pop(c, n), -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
 static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
 {
     static const char *const fields[] = {"address", "port", "weight", "ready", NULL};
@@ -188,12 +201,9 @@ static int parse_endpoint(struct ctx *c, json_t *o, struct alb_endpoint *ep)
     ep->weight = 1;
     if (get_u32(c, o, "weight", 0, ALB_MAX_WEIGHT, &ep->weight) < 0)
         return -1;
-    json_t *ready = json_object_get(o, "ready");
-    if (ready && !json_is_boolean(ready)) {
-        size_t n = push_key(c, "ready");
-        return failf(c, "expected a boolean"), pop(c, n), -1;
-    }
-    ep->ready = !ready || json_is_true(ready);
+    ep->ready = true;
+    if (get_bool(c, o, "ready", &ep->ready) < 0)
+        return -1;
     if (!alb_addr_parse(addr, (uint16_t)port, &ep->addr, &ep->addr_len)) {
         size_t n = push_key(c, "address");
         failf(c, "expected a numeric IPv4 or IPv6 address, got \"%.64s\"", addr);
@@ -257,18 +267,6 @@ static bool is_field_value_text(const char *s)
     return true;
 }
 
-static int get_bool(struct ctx *c, json_t *o, const char *key, bool *out)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v)) {
-        size_t n = push_key(c, key);
-        return failf(c, "expected a boolean"), pop(c, n), -1;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
 
 static int parse_health_check(struct ctx *c, json_t *o, struct alb_health_check *h)
 {
@@ -785,12 +783,9 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
                                            : "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,"
                                              "Cache-Control,Content-Type,Range,Authorization");
         a->expose_headers = xstrdup(expose ? expose : "");
-        json_t *cred = json_object_get(o, "allow_credentials");
-        if (cred && !json_is_boolean(cred)) {
-            size_t k = push_key(c, "allow_credentials");
-            return failf(c, "expected a boolean"), pop(c, k), -1;
-        }
-        a->allow_credentials = !cred || json_is_true(cred);
+        a->allow_credentials = true;
+        if (get_bool(c, o, "allow_credentials", &a->allow_credentials) < 0)
+            return -1;
         json_t *ma = json_object_get(o, "max_age");
         if (ma) {
             if (!json_is_integer(ma) || json_integer_value(ma) < -1 || json_integer_value(ma) > 31536000) {

@@ -1234,8 +1234,9 @@ static void start_linger(struct alb_client *c)
 
 static void finish_request(struct alb_client *c)
 {
-    bool reusable = c->req.done && c->req.ready == 0 && !(c->uphead && alb_buf_len(c->uphead)) &&
-                    c->resp.done && c->resp.kind != B_EOF && !(c->flags & C_REQ_WRITE_FAILED);
+    /* A request not sent whole cannot be resynchronised: both sides close. */
+    bool req_sent = c->req.done && c->req.ready == 0 && !(c->uphead && alb_buf_len(c->uphead));
+    bool reusable = req_sent && c->resp.done && c->resp.kind != B_EOF && !(c->flags & C_REQ_WRITE_FAILED);
     if (c->up) {
         alb_upstream_release(c->up, reusable);
         c->up = NULL;
@@ -1249,7 +1250,7 @@ static void finish_request(struct alb_client *c)
         alb_worker_hold_release(c->w, c->hold);
         c->hold = NULL;
     }
-    if ((c->flags & C_CLOSE_AFTER) || !c->req.done || c->w->draining || c->lst->retired) {
+    if ((c->flags & C_CLOSE_AFTER) || !req_sent || c->w->draining || c->lst->retired) {
         start_linger(c);
         return;
     }
@@ -1407,13 +1408,7 @@ static bool step_active(struct alb_client *c)
         return true;
     }
     if (out_empty && c->resp_phase == R_BODY && c->resp.done && c->resp.ready == 0) {
-        /* The response is complete; the request too, or it never will be. */
-        if (c->req.done && c->req.ready == 0 && !(c->uphead && alb_buf_len(c->uphead)))
-            finish_request(c);
-        else {
-            c->flags |= C_CLOSE_AFTER;
-            finish_request(c);
-        }
+        finish_request(c); /* it closes if the request was not sent whole */
         return true;
     }
     if (progress && c->resp_phase != R_LOCAL && c->backend && !(up && (up->flags & ALB_UP_CONNECTING)))
@@ -1608,26 +1603,14 @@ void alb_session_accept(struct alb_wlistener *l, int fd, const struct sockaddr *
     set_timer(c, l->cfg->client_header_timeout_ms);
 }
 
-void alb_session_drain(struct alb_worker *w)
+/* Closes the idle connections of listener <l> (NULL: of every listener) and
+ * lets the busy ones close after their current response. */
+static void wind_down(struct alb_worker *w, const struct alb_wlistener *l)
 {
     struct alb_client *c = w->clients;
     while (c) {
         struct alb_client *next = c->next;
-        bool idle = c->state == S_IDLE && (!c->side.in || alb_buf_is_empty(c->side.in));
-        if (idle)
-            close_client(c);
-        else
-            c->flags |= C_CLOSE_AFTER;
-        c = next;
-    }
-}
-
-void alb_session_listener_retired(struct alb_worker *w, struct alb_wlistener *l)
-{
-    struct alb_client *c = w->clients;
-    while (c) {
-        struct alb_client *next = c->next;
-        if (c->lst == l) {
+        if (!l || c->lst == l) {
             if (c->state == S_IDLE && (!c->side.in || alb_buf_is_empty(c->side.in)))
                 close_client(c);
             else
@@ -1636,6 +1619,10 @@ void alb_session_listener_retired(struct alb_worker *w, struct alb_wlistener *l)
         c = next;
     }
 }
+
+void alb_session_drain(struct alb_worker *w) { wind_down(w, NULL); }
+
+void alb_session_listener_retired(struct alb_worker *w, struct alb_wlistener *l) { wind_down(w, l); }
 
 void alb_session_close_all(struct alb_worker *w)
 {

@@ -11,7 +11,7 @@
 
 #include "source/yaml.h"
 
-static bool is_manifest_name(const char *n)
+bool alb_manifest_is_file_name(const char *n)
 {
     size_t len = strlen(n);
     if (n[0] == '.')
@@ -128,7 +128,7 @@ int alb_manifests_load(struct alb_manifests *m, const char *dir, alb_manifest_re
     size_t cnt = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!is_manifest_name(e->d_name))
+        if (!alb_manifest_is_file_name(e->d_name))
             continue;
         if (cnt == cap) {
             cap = cap ? cap * 2 : 16;

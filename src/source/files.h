@@ -30,6 +30,10 @@ struct alb_manifests {
     size_t cnt;
 };
 
+/* alb_manifest_is_file_name() : whether <name> is a manifest file the folder
+ * source reads (*.yaml, *.yml, *.json; not hidden editor files). */
+bool alb_manifest_is_file_name(const char *name);
+
 /* alb_manifests_load() : reads <dir> again, updating <m> (which keeps each
  * file's last good objects). Problems with single files are reported
  * through <report> (one line each, "FILE: line L column C: what") and do
