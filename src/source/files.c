@@ -111,6 +111,61 @@ static json_t *objects_of(json_t *docs, char *err, size_t err_len)
     return out;
 }
 
+static unsigned change_of(json_t *o)
+{
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    return kind && (!strcmp(kind, "EndpointSlice") || !strcmp(kind, "Endpoints")) ? ALB_MANIFEST_CHANGED_ENDPOINTS
+                                                                                  : ALB_MANIFEST_CHANGED_OTHER;
+}
+
+/* The identity of an object: kind, namespace and name. */
+static void identity_of(json_t *o, char *out, size_t len)
+{
+    json_t *md = json_object_get(o, "metadata");
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    snprintf(out, len, "%s/%s/%s", kind ? kind : "", ns ? ns : "", name ? name : "");
+}
+
+/* The ALB_MANIFEST_CHANGED_* bits for a file whose objects went from <old>
+ * to <now> (either may be NULL: the file is new, or gone). Objects are
+ * matched by identity; an object whose identity repeats counts as changed. */
+static unsigned changes_between(json_t *old, json_t *now)
+{
+    unsigned bits = 0;
+    json_t *by_id = json_object();
+    char id[1024];
+    for (size_t i = 0; i < json_array_size(old); i++) {
+        json_t *o = json_array_get(old, i);
+        identity_of(o, id, sizeof(id));
+        if (!by_id || json_object_get(by_id, id))
+            bits |= change_of(o);
+        else
+            json_object_set(by_id, id, o);
+    }
+    for (size_t i = 0; i < json_array_size(now); i++) {
+        json_t *o = json_array_get(now, i);
+        identity_of(o, id, sizeof(id));
+        json_t *was = by_id ? json_object_get(by_id, id) : NULL;
+        if (!was || !json_equal(was, o))
+            bits |= change_of(o) | (was ? change_of(was) : 0);
+        if (was)
+            json_object_del(by_id, id);
+        else if (by_id)
+            json_object_set(by_id, id, json_null()); /* seen: a second one is a change */
+    }
+    const char *key;
+    json_t *o;
+    json_object_foreach(by_id, key, o)
+    {
+        if (!json_is_null(o))
+            bits |= change_of(o); /* removed */
+    }
+    json_decref(by_id);
+    return bits;
+}
+
 static struct alb_manifest_file *find(struct alb_manifests *m, const char *name)
 {
     for (size_t i = 0; i < m->cnt; i++)
@@ -176,6 +231,7 @@ int alb_manifests_load(struct alb_manifests *m, const char *dir, alb_manifest_re
         json_t *objs = docs ? objects_of(docs, err, sizeof(err)) : NULL;
         json_decref(docs);
         if (objs) {
+            m->changes |= changes_between(prev ? prev->objects : NULL, objs);
             files[i].objects = objs;
             files[i].dev = (unsigned long long)st.st_dev;
             files[i].ino = (unsigned long long)st.st_ino;
@@ -190,6 +246,13 @@ int alb_manifests_load(struct alb_manifests *m, const char *dir, alb_manifest_re
     }
     free(names);
     free(rb.p);
+    /* files gone: both lists are sorted by name */
+    for (size_t i = 0, k = 0; i < m->cnt; i++) {
+        while (k < cnt && strcmp(files[k].name, m->files[i].name) < 0)
+            k++;
+        if (k == cnt || strcmp(files[k].name, m->files[i].name))
+            m->changes |= changes_between(m->files[i].objects, NULL);
+    }
     alb_manifests_deinit(m);
     m->files = files;
     m->cnt = cnt;

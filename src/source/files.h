@@ -25,9 +25,15 @@ struct alb_manifest_file {
     long long mtime_ns;
 };
 
+/* What changed in the objects, for consumers that can apply some changes
+ * without rebuilding everything. */
+#define ALB_MANIFEST_CHANGED_ENDPOINTS 1u /* EndpointSlice or Endpoints objects */
+#define ALB_MANIFEST_CHANGED_OTHER 2u     /* objects of any other kind */
+
 struct alb_manifests {
     struct alb_manifest_file *files; /* owned, sorted by name */
     size_t cnt;
+    unsigned changes; /* ALB_MANIFEST_CHANGED_* bits gathered by loads; the consumer clears them */
 };
 
 /* alb_manifest_is_file_name() : whether <name> is a manifest file the folder
@@ -37,7 +43,8 @@ bool alb_manifest_is_file_name(const char *name);
 /* alb_manifests_load() : reads <dir> again, updating <m> (which keeps each
  * file's last good objects). Problems with single files are reported
  * through <report> (one line each, "FILE: line L column C: what") and do
- * not fail the load. Returns 0, or -errno when the folder cannot be read. */
+ * not fail the load. Objects added, removed or changed set bits in
+ * m->changes. Returns 0, or -errno when the folder cannot be read. */
 typedef void alb_manifest_report_fn(void *ctx, const char *line);
 int alb_manifests_load(struct alb_manifests *m, const char *dir, alb_manifest_report_fn *report, void *ctx);
 
