@@ -68,7 +68,7 @@ build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libalb.a
 	$(CC) $(ASAN_CFLAGS) -Itests/unit $< build/asan/libalb.a $(LDLIBS) -o $@
 
 # Each fuzz target links the parsers of outside input and what they feed.
-FUZZ_LIB_SRCS := src/http/h1.c src/http/path.c src/config/config.c src/config/regex.c src/core/addr.c \
+FUZZ_LIB_SRCS := src/http/h1.c src/http/path.c src/config/config.c src/config/publish.c src/config/regex.c src/core/addr.c \
                  src/route/route.c src/source/yaml.c src/translate/translate.c
 
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)

@@ -1,8 +1,9 @@
 /* fuzz/manifest_fuzz.c : manifest files (outside input) through the whole
  * standalone pipeline: YAML/JSON -> objects -> translation -> the strict
  * loader -> route tables. Besides memory safety it checks that the
- * translator never emits a document the loader refuses: invalid objects
- * must be left out with a diagnostic, not passed on. */
+ * translator never emits a config the loader refuses (invalid objects must
+ * be left out with a diagnostic, not passed on), and that translating
+ * again with a memo gives the same config and diagnostics. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,16 +37,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     }
     struct alb_diags diags = {0};
     struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config"};
-    json_t *doc = alb_translate(objects, &opts, &diags);
-    assert(doc);
-    struct alb_config *cfg = alb_config_from_json(doc, "127.0.0.1", err, sizeof(err));
+    struct alb_config *cfg = alb_translate(objects, &opts, &diags, NULL, err, sizeof(err));
     if (!cfg) {
-        fprintf(stderr, "translated document refused: %s\n", err);
+        fprintf(stderr, "translated config refused: %s\n", err);
         abort();
     }
     assert(alb_route_compile(cfg, err, sizeof(err)) == 0);
+    /* a memo saves work and changes nothing: fresh, then reused, alike */
+    char *fresh = alb_config_to_json(cfg);
+    struct alb_translate_memo *memo = alb_translate_memo_new();
+    for (int round = 0; round < 2; round++) {
+        struct alb_diags again = {0};
+        struct alb_config *c2 = alb_translate(objects, &opts, &again, memo, err, sizeof(err));
+        assert(c2);
+        char *text = alb_config_to_json(c2);
+        assert(fresh && text && strcmp(fresh, text) == 0);
+        assert(again.cnt == diags.cnt && again.errors == diags.errors);
+        free(text);
+        alb_config_free(c2);
+        alb_diags_deinit(&again);
+    }
+    alb_translate_memo_free(memo);
+    free(fresh);
     alb_config_free(cfg);
-    json_decref(doc);
     alb_diags_deinit(&diags);
     json_decref(objects);
     json_decref(docs);

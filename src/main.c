@@ -51,8 +51,10 @@
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000u
 #define DEFAULT_ADMIN "127.0.0.1:10254"
 #define MAX_WORKERS 256
-/* Writes to the config file within this window are published once. */
-#define RELOAD_DEBOUNCE_MS 50u
+/* A burst of writes to the config (file or folder) is published once: when
+ * no write came for the quiet time, or the burst has lasted the maximum. */
+#define RELOAD_QUIET_MS 10u
+#define RELOAD_MAX_DELAY_MS 250u
 
 struct options {
     const char *config_path;
@@ -79,9 +81,12 @@ struct control {
     char config_dir[PATH_MAX];
     char config_base[NAME_MAX + 1];
     struct alb_timer debounce;
+    uint64_t burst_start_ms;     /* when the first write of the pending burst was seen */
     struct alb_admin admin;
     struct alb_manifests manifests; /* --manifests: each file's last good objects */
+    struct alb_translate_memo *memo; /* --manifests: what the last translation kept */
     uint64_t publishes;
+    uint64_t endpoint_publishes;  /* of them, endpoints only (routes shared with the one before) */
     uint64_t refused;
     double last_build_seconds;
     bool stopping;
@@ -258,12 +263,22 @@ static void format_diag(const struct alb_diag *d, char *out, size_t len)
              d->kind, d->ns[0] ? d->ns : "", d->ns[0] ? "/" : "", d->name, d->message);
 }
 
+/* What reading the manifests again can take from the serving version. */
+struct reuse {
+    struct alb_config *serving;       /* borrowed; NULL: nothing is served yet */
+    struct alb_translate_memo *memo;  /* borrowed; what the last translation kept */
+    bool endpoints_only;              /* out: the version read shares the serving one's routes */
+};
+
 /* read_config() : the config of the configured source: the file, or the
  * manifests folder translated. <m> keeps manifest files' last good objects;
- * <report> receives file problems. Diagnostics go to <d>. NULL with err[]
- * when no config can be built. */
+ * <report> receives file problems. With <r> (may be NULL), unchanged
+ * Ingresses are not translated again, and when only endpoints changed since
+ * the serving version, only they are. Diagnostics go to <d>. NULL with
+ * err[] when no config can be built. */
 static struct alb_config *read_config(const struct options *o, struct alb_manifests *m,
-                                      alb_manifest_report_fn *report, struct alb_diags *d, char *err, size_t err_len)
+                                      alb_manifest_report_fn *report, struct reuse *r, struct alb_diags *d,
+                                      char *err, size_t err_len)
 {
     if (o->config_path)
         return alb_config_load_file(o->config_path, o->listen_address, err, err_len);
@@ -273,18 +288,24 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
         return NULL;
     }
     json_t *objects = alb_manifests_objects(m);
-    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap};
-    json_t *doc = objects ? alb_translate(objects, &to, d) : NULL;
-    json_decref(objects);
-    if (!doc) {
-        snprintf(err, err_len, "out of memory translating %s", o->manifests_dir);
-        return NULL;
-    }
     char inner[1024];
-    struct alb_config *cfg = alb_config_from_json(doc, o->listen_address, inner, sizeof(inner));
-    json_decref(doc);
+    json_t *sources = r && r->memo ? alb_translate_memo_sources(r->memo) : NULL;
+    if (r && r->serving && sources && m->changes == ALB_MANIFEST_CHANGED_ENDPOINTS) {
+        json_t *eps = objects ? alb_translate_endpoints(objects, sources, d) : NULL;
+        json_decref(objects);
+        struct alb_config *cfg = eps ? alb_config_with_endpoints(r->serving, eps, inner, sizeof(inner)) : NULL;
+        json_decref(eps);
+        if (!cfg)
+            snprintf(err, err_len, "%.200s: the new endpoints are invalid: %.700s", o->manifests_dir,
+                     eps ? inner : "out of memory");
+        r->endpoints_only = cfg != NULL;
+        return cfg;
+    }
+    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap};
+    struct alb_config *cfg = objects ? alb_translate(objects, &to, d, r ? r->memo : NULL, inner, sizeof(inner)) : NULL;
+    json_decref(objects);
     if (!cfg)
-        snprintf(err, err_len, "%.200s: the translated config is invalid: %.700s", o->manifests_dir, inner);
+        snprintf(err, err_len, "%.200s: %.700s", o->manifests_dir, objects ? inner : "out of memory");
     return cfg;
 }
 
@@ -296,7 +317,10 @@ static int load_and_publish(struct control *c)
     char err[1024];
     double t0 = now_seconds();
     struct alb_diags d = {0};
-    struct alb_config *cfg = read_config(c->o, &c->manifests, report_manifest_problem, &d, err, sizeof(err));
+    uint64_t serving_gen;
+    struct reuse r = {.serving = alb_publisher_acquire(&c->pub, &serving_gen), .memo = c->memo};
+    struct alb_config *cfg = read_config(c->o, &c->manifests, report_manifest_problem, &r, &d, err, sizeof(err));
+    alb_config_unref(r.serving);
     for (size_t i = 0; i < d.cnt; i++) {
         char line[1400];
         format_diag(&d.v[i], line, sizeof(line));
@@ -306,7 +330,8 @@ static int load_and_publish(struct control *c)
             alb_log_warn("%s", line);
     }
     alb_diags_deinit(&d);
-    if (cfg && (alb_route_compile(cfg, err, sizeof(err)) < 0 || check_new_listeners(c, cfg, err, sizeof(err)) < 0)) {
+    if (cfg && !r.endpoints_only &&
+        (alb_route_compile(cfg, err, sizeof(err)) < 0 || check_new_listeners(c, cfg, err, sizeof(err)) < 0)) {
         alb_config_free(cfg);
         cfg = NULL;
     }
@@ -316,16 +341,22 @@ static int load_and_publish(struct control *c)
                       (unsigned long long)alb_publisher_generation(&c->pub), err);
         return -1;
     }
+    /* what is served now is what the manifests say */
+    c->manifests.changes = 0;
+    if (r.endpoints_only)
+        c->endpoint_publishes++;
     c->last_build_seconds = now_seconds() - t0;
     uint64_t gen = alb_publisher_publish(&c->pub, cfg);
     c->publishes++;
     for (unsigned i = 0; i < c->worker_cnt; i++)
         alb_worker_wake(&c->workers[i]);
-    alb_log_info("config generation %llu published (%zu listeners, %zu backends, built in %.3f ms)",
-                 (unsigned long long)gen, cfg->listener_cnt, cfg->backend_cnt, c->last_build_seconds * 1000);
+    alb_log_info("config generation %llu published (%zu listeners, %zu backends, %s in %.3f ms)",
+                 (unsigned long long)gen, cfg->listener_cnt, cfg->backend_cnt,
+                 r.endpoints_only ? "endpoints only, built" : "built", c->last_build_seconds * 1000);
     /* Building freed large temporary trees (translation, JSON); give the
      * memory back instead of keeping the peak for good. Control thread. */
-    malloc_trim(0);
+    if (!r.endpoints_only)
+        malloc_trim(0);
     return 0;
 }
 
@@ -353,7 +384,16 @@ static void on_inotify(struct alb_io *io, uint32_t events)
             p += sizeof(*ev) + ev->len;
         }
     }
-    if (ours && alb_loop_arm(&c->loop, &c->debounce, RELOAD_DEBOUNCE_MS) < 0)
+    if (!ours)
+        return;
+    uint64_t now = c->loop.now_ms;
+    if (!alb_timer_is_armed(&c->debounce))
+        c->burst_start_ms = now;
+    uint64_t waited = now - c->burst_start_ms;
+    uint64_t after = waited >= RELOAD_MAX_DELAY_MS ? 0
+                     : RELOAD_MAX_DELAY_MS - waited < RELOAD_QUIET_MS ? RELOAD_MAX_DELAY_MS - waited
+                                                                      : RELOAD_QUIET_MS;
+    if (alb_loop_arm(&c->loop, &c->debounce, after) < 0)
         load_and_publish(c);
 }
 
@@ -417,13 +457,16 @@ static void admin_metrics(void *ctx, struct alb_sbuf *out)
                     "# TYPE alb_config_generation gauge\nalb_config_generation %llu\n"
                     "# HELP alb_config_publishes_total Configuration versions published.\n"
                     "# TYPE alb_config_publishes_total counter\nalb_config_publishes_total %llu\n"
+                    "# HELP alb_config_endpoint_publishes_total Versions published for endpoint changes alone, "
+                    "sharing the routes of the version before.\n"
+                    "# TYPE alb_config_endpoint_publishes_total counter\nalb_config_endpoint_publishes_total %llu\n"
                     "# HELP alb_config_refused_total Configuration versions refused as invalid.\n"
                     "# TYPE alb_config_refused_total counter\nalb_config_refused_total %llu\n"
                     "# HELP alb_config_build_seconds Time to load and validate the last published version.\n"
                     "# TYPE alb_config_build_seconds gauge\nalb_config_build_seconds %.6f\n"
                     "# HELP alb_workers Worker threads.\n# TYPE alb_workers gauge\nalb_workers %u\n",
                     (unsigned long long)alb_publisher_generation(&c->pub), (unsigned long long)c->publishes,
-                    (unsigned long long)c->refused, c->last_build_seconds, c->worker_cnt);
+                    (unsigned long long)c->endpoint_publishes, (unsigned long long)c->refused, c->last_build_seconds, c->worker_cnt);
     alb_sbuf_printf(out, "# HELP alb_worker_config_generation Generation each worker has adopted.\n"
                          "# TYPE alb_worker_config_generation gauge\n");
     for (unsigned i = 0; i < c->worker_cnt; i++)
@@ -471,7 +514,7 @@ static int cmd_check(const struct options *o, bool print)
     char err[1024];
     struct alb_manifests m = {0};
     struct alb_diags d = {0};
-    struct alb_config *cfg = read_config(o, &m, print_manifest_problem, &d, err, sizeof(err));
+    struct alb_config *cfg = read_config(o, &m, print_manifest_problem, NULL, &d, err, sizeof(err));
     for (size_t i = 0; i < d.cnt; i++) {
         char line[1400];
         format_diag(&d.v[i], line, sizeof(line));
@@ -527,14 +570,26 @@ static int cmd_serve(const struct options *o)
     c->o = o;
     int access_fd = -1;
     c->sig.fd = c->ino.fd = c->admin.io.fd = -1;
-    alb_publisher_init(&c->pub);
     int rc = 1;
     unsigned ready = 0, started = 0;
+    if (alb_publisher_init(&c->pub) < 0) {
+        fprintf(stderr, "alb: eventfd: %s\n", strerror(errno));
+        goto out_pub;
+    }
+    if (o->manifests_dir && !(c->memo = alb_translate_memo_new())) {
+        fprintf(stderr, "alb: out of memory\n");
+        goto out_pub;
+    }
     if (alb_loop_init(&c->loop) < 0) {
         fprintf(stderr, "alb: epoll: %s\n", strerror(errno));
         goto out_pub;
     }
     alb_timer_init(&c->debounce, on_debounce);
+    int reaper = alb_publisher_start_reaper(&c->pub);
+    if (reaper < 0) {
+        fprintf(stderr, "alb: cannot start the reaper thread: %s\n", strerror(-reaper));
+        goto out_loop;
+    }
     if (load_and_publish(c) < 0)
         goto out_loop; /* the reason was logged */
     c->workers = calloc(o->workers, sizeof(*c->workers));
@@ -619,6 +674,7 @@ out_loop:
 out_pub:
     alb_publisher_deinit(&c->pub);
     alb_manifests_deinit(&c->manifests);
+    alb_translate_memo_free(c->memo);
     if (rc == 0)
         alb_log_info("stopped");
     return rc;

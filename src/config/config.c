@@ -5,6 +5,7 @@
  * the offending value. This is the only file that includes jansson.
  */
 #include "config/config.h"
+#include "config/publish.h"
 
 #include "config/regex.h"
 #include "core/addr.h"
@@ -24,7 +25,8 @@ struct ctx {
     size_t err_len;
     char path[256]; /* JSON path of the value being read */
     const char *default_address;
-    json_t *backend_index; /* name -> position in backends, for rules */
+    struct alb_config_builder *builder; /* backend positions, for rules */
+    bool may_add_backends;              /* a rule may name a backend the builder does not know yet */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -353,6 +355,26 @@ static int parse_session(struct ctx *c, json_t *o, struct alb_session_persistenc
     return 0;
 }
 
+/* The optional "endpoints" array of backend <o> into b->eps. */
+static int parse_endpoints(struct ctx *c, json_t *o, struct alb_backend *b)
+{
+    int rc;
+    json_t *eps = get_array(c, o, "endpoints", false, &rc);
+    if (rc < 0)
+        return -1;
+    b->ep_cnt = eps ? json_array_size(eps) : 0;
+    b->eps = xcalloc(b->ep_cnt, sizeof(*b->eps));
+    size_t n = push_key(c, "endpoints");
+    for (size_t i = 0; i < b->ep_cnt; i++) {
+        size_t m = push_index(c, i);
+        if (parse_endpoint(c, json_array_get(eps, i), &b->eps[i]) < 0)
+            return -1;
+        pop(c, m);
+    }
+    pop(c, n);
+    return 0;
+}
+
 static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
 {
     static const char *const fields[] = {"name", "protocol", "algorithm", "timeouts", "endpoints", "health_check",
@@ -408,21 +430,7 @@ static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
             return -1;
         pop(c, n);
     }
-    int rc;
-    json_t *eps = get_array(c, o, "endpoints", false, &rc);
-    if (rc < 0)
-        return -1;
-    b->ep_cnt = eps ? json_array_size(eps) : 0;
-    b->eps = xcalloc(b->ep_cnt, sizeof(*b->eps));
-    size_t n = push_key(c, "endpoints");
-    for (size_t i = 0; i < b->ep_cnt; i++) {
-        size_t m = push_index(c, i);
-        if (parse_endpoint(c, json_array_get(eps, i), &b->eps[i]) < 0)
-            return -1;
-        pop(c, m);
-    }
-    pop(c, n);
-    return 0;
+    return parse_endpoints(c, o, b);
 }
 
 /* A host as Ingress writes it: a DNS name, compared case-insensitively, or
@@ -447,10 +455,72 @@ static int parse_host(struct ctx *c, const char *h, char **out)
     return 0;
 }
 
-static struct alb_backend *find_backend(struct ctx *c, struct alb_config *cfg, const char *name)
+/* ---- backend positions ------------------------------------------------------ */
+
+void alb_config_builder_init(struct alb_config_builder *b)
 {
-    json_t *i = json_object_get(c->backend_index, name);
-    return json_is_integer(i) ? &cfg->backends[json_integer_value(i)] : NULL;
+    memset(b, 0, sizeof(*b));
+    b->positions = json_object();
+}
+
+void alb_config_builder_deinit(struct alb_config_builder *b)
+{
+    for (size_t i = 0; i < b->cnt; i++)
+        free(b->names[i]);
+    free(b->names);
+    json_decref(b->positions);
+    memset(b, 0, sizeof(*b));
+}
+
+size_t alb_config_builder_position(struct alb_config_builder *b, const char *name)
+{
+    json_t *p = json_object_get(b->positions, name);
+    if (p)
+        return (size_t)json_integer_value(p);
+    size_t i = b->first_free;
+    while (i < b->cnt && b->names[i])
+        i++;
+    if (i == b->cnt) {
+        if (b->cnt == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 16;
+            char **n = realloc(b->names, cap * sizeof(*n));
+            if (!n)
+                abort();
+            b->names = n;
+            b->cap = cap;
+        }
+        b->names[b->cnt++] = NULL;
+    }
+    b->names[i] = xstrdup(name);
+    b->first_free = i + 1;
+    if (json_object_set_new(b->positions, name, json_integer((json_int_t)i)) < 0)
+        abort();
+    return i;
+}
+
+/* Frees the positions of names <cfg> does not have. */
+static void builder_release_unused(struct alb_config_builder *b, const struct alb_config *cfg)
+{
+    for (size_t i = 0; i < b->cnt; i++) {
+        if (!b->names[i] || (i < cfg->backend_cnt && cfg->backends[i].name))
+            continue;
+        json_object_del(b->positions, b->names[i]);
+        free(b->names[i]);
+        b->names[i] = NULL;
+        if (i < b->first_free)
+            b->first_free = i;
+    }
+}
+
+/* The position of the backend a rule names: known to the builder, or (when
+ * parsing a rule set) given one. -1 with the error set when unknown. */
+static int backend_position(struct ctx *c, const char *name, size_t *pos)
+{
+    json_t *p = json_object_get(c->builder->positions, name);
+    if (!p && !c->may_add_backends)
+        return failf(c, "no backend named \"%.64s\"", name);
+    *pos = p ? (size_t)json_integer_value(p) : alb_config_builder_position(c->builder, name);
+    return 0;
 }
 
 /* "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
@@ -594,7 +664,7 @@ static int get_template(struct ctx *c, json_t *o, const char *key, struct alb_te
     return 0;
 }
 
-static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_action *a)
+static int parse_action(struct ctx *c, json_t *o, struct alb_action *a)
 {
     static const char *const fields[] = {"type", "backend", "backends", "code", "scheme", "host", "port", "path",
                                          "query", "status", "content_type", "body", "op", "name", "value",
@@ -656,11 +726,10 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
             a->groups = xcalloc(1, sizeof(*a->groups));
             a->group_cnt = 1;
             a->groups[0].weight = 100;
-            a->groups[0].backend = find_backend(c, cfg, one);
-            if (!a->groups[0].backend) {
-                size_t k = push_key(c, "backend");
-                return failf(c, "no backend named \"%.64s\"", one), pop(c, k), -1;
-            }
+            size_t k = push_key(c, "backend");
+            if (backend_position(c, one, &a->groups[0].backend) < 0)
+                return -1;
+            pop(c, k);
         } else {
             size_t k = push_key(c, "backends");
             if (!json_is_array(many) || json_array_size(many) == 0)
@@ -676,11 +745,10 @@ static int parse_action(struct ctx *c, struct alb_config *cfg, json_t *o, struct
                 if (check_fields(c, g, gf) < 0 || get_str(c, g, "name", true, &name) < 0 ||
                     get_u32(c, g, "weight", 0, ALB_MAX_WEIGHT, &a->groups[i].weight) < 0)
                     return -1;
-                a->groups[i].backend = find_backend(c, cfg, name);
-                if (!a->groups[i].backend) {
-                    size_t kn = push_key(c, "name");
-                    return failf(c, "no backend named \"%.64s\"", name), pop(c, kn), -1;
-                }
+                size_t kn = push_key(c, "name");
+                if (backend_position(c, name, &a->groups[i].backend) < 0)
+                    return -1;
+                pop(c, kn);
                 a->weight_total += a->groups[i].weight;
                 pop(c, ki);
             }
@@ -867,7 +935,7 @@ static bool is_final(enum alb_action_type t)
     return t == ALB_ACT_FORWARD || t == ALB_ACT_REDIRECT || t == ALB_ACT_FIXED_RESPONSE;
 }
 
-static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_rule *r)
+static int parse_rule(struct ctx *c, json_t *o, struct alb_rule *r)
 {
     static const char *const fields[] = {"name", "order", "match", "actions", "max_body_bytes", NULL};
     static const char *const match_fields[] = {"hosts", "path", "conditions", NULL};
@@ -982,7 +1050,7 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
     size_t finals = 0;
     for (size_t i = 0; i < r->action_cnt; i++) {
         size_t k = push_index(c, i);
-        if (parse_action(c, cfg, json_array_get(actions, i), &r->actions[i]) < 0)
+        if (parse_action(c, json_array_get(actions, i), &r->actions[i]) < 0)
             return -1;
         if (is_final(r->actions[i].type)) {
             finals++;
@@ -1004,13 +1072,59 @@ static int parse_rule(struct ctx *c, struct alb_config *cfg, json_t *o, struct a
         return failf(c, "at most one traffic_limit, one cors and one mirror action per rule");
     if (mirrors && r->final->type != ALB_ACT_FORWARD)
         return failf(c, "a mirror goes with a forward: it copies what is forwarded");
-    if (r->final->type == ALB_ACT_FORWARD)
-        r->backend = r->final->groups[0].backend;
     pop(c, an);
     return 0;
 }
 
-static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_listener_cfg *l)
+static void free_rule(struct alb_rule *r);
+
+/* Parses the array <rules> into a new set (one reference), or NULL. */
+static struct alb_rule_set *parse_rule_set(struct ctx *c, json_t *rules)
+{
+    struct alb_rule_set *set = xcalloc(1, sizeof(*set));
+    atomic_init(&set->refcnt, 1);
+    set->cnt = json_array_size(rules);
+    set->rules = xcalloc(set->cnt, sizeof(*set->rules));
+    for (size_t i = 0; i < set->cnt; i++) {
+        size_t k = push_index(c, i);
+        if (parse_rule(c, json_array_get(rules, i), &set->rules[i]) < 0) {
+            alb_rule_set_unref(set);
+            return NULL;
+        }
+        pop(c, k);
+    }
+    return set;
+}
+
+struct alb_rule_set *alb_rule_set_parse(struct alb_config_builder *b, json_t *rules, char *err, size_t err_len)
+{
+    struct ctx c = {.err = err, .err_len = err_len, .path = "", .builder = b, .may_add_backends = true};
+    if (!json_is_array(rules)) {
+        failf(&c, "expected an array of rules");
+        return NULL;
+    }
+    return parse_rule_set(&c, rules);
+}
+
+struct alb_rule_set *alb_rule_set_ref(struct alb_rule_set *s)
+{
+    atomic_fetch_add_explicit(&s->refcnt, 1, memory_order_relaxed);
+    return s;
+}
+
+void alb_rule_set_unref(struct alb_rule_set *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refcnt, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < s->cnt; i++)
+        free_rule(&s->rules[i]);
+    free(s->rules);
+    free(s);
+}
+
+/* Reads listener <o> into <l>: its own "rules" (as a set), then <extra>. */
+static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, struct alb_listener_cfg *l,
+                          struct alb_rule_set *const *extra, size_t extra_cnt)
 {
     static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", "acl",
                                          NULL};
@@ -1104,17 +1218,38 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
     json_t *rules = get_array(c, o, "rules", false, &rc);
     if (rc < 0)
         return -1;
-    l->rule_cnt = rules ? json_array_size(rules) : 0;
-    l->rules = xcalloc(l->rule_cnt, sizeof(*l->rules));
-    size_t n = push_key(c, "rules");
-    for (size_t i = 0; i < l->rule_cnt; i++) {
-        size_t k = push_index(c, i);
-        l->rules[i].index = i;
-        if (parse_rule(c, cfg, json_array_get(rules, i), &l->rules[i]) < 0)
+    bool own = rules && json_array_size(rules) > 0;
+    l->sets = xcalloc((own ? 1 : 0) + extra_cnt, sizeof(*l->sets));
+    if (own) {
+        size_t n = push_key(c, "rules");
+        if (!(l->sets[l->set_cnt] = parse_rule_set(c, rules)))
             return -1;
-        pop(c, k);
+        l->set_cnt++;
+        pop(c, n);
     }
-    pop(c, n);
+    for (size_t i = 0; i < extra_cnt; i++)
+        l->sets[l->set_cnt++] = alb_rule_set_ref(extra[i]);
+    for (size_t i = 0; i < l->set_cnt; i++)
+        l->rule_cnt += l->sets[i]->cnt;
+    l->rules = xcalloc(l->rule_cnt, sizeof(*l->rules));
+    size_t at = 0;
+    for (size_t i = 0; i < l->set_cnt; i++)
+        for (size_t k = 0; k < l->sets[i]->cnt; k++, at++) {
+            l->rules[at] = l->sets[i]->rules[k];
+            l->rules[at].index = at;
+        }
+    /* every backend the rules forward or mirror to is in this snapshot */
+    for (size_t i = 0; i < l->rule_cnt; i++)
+        for (size_t a = 0; a < l->rules[i].action_cnt; a++)
+            for (size_t g = 0; g < l->rules[i].actions[a].group_cnt; g++) {
+                size_t pos = l->rules[i].actions[a].groups[g].backend;
+                if (pos >= cfg->backend_cnt || !cfg->backends[pos].name) {
+                    const char *name = pos < c->builder->cnt ? c->builder->names[pos] : NULL;
+                    push_key(c, "rules");
+                    push_index(c, i);
+                    return failf(c, "forwards to backend \"%.64s\", which is not in backends", name ? name : "?");
+                }
+            }
     return 0;
 }
 
@@ -1123,7 +1258,64 @@ bool alb_listener_same_bind(const struct alb_listener_cfg *a, const struct alb_l
     return a->port == b->port && a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
 }
 
-static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
+static void free_backend_settings(struct alb_backend *b)
+{
+    free(b->health_check.path);
+    free(b->session.cookie_name);
+    free(b->name);
+}
+
+static void free_endpoints(struct alb_backend *b)
+{
+    for (size_t j = 0; j < b->ep_cnt; j++)
+        free(b->eps[j].address);
+    free(b->eps);
+}
+
+/* The backends of <root>, each at its builder position. */
+static int parse_backends(struct ctx *c, json_t *root, struct alb_config *cfg)
+{
+    int rc;
+    json_t *backends = get_array(c, root, "backends", false, &rc);
+    if (rc < 0)
+        return -1;
+    size_t cnt = backends ? json_array_size(backends) : 0;
+    struct alb_backend *parsed = xcalloc(cnt, sizeof(*parsed));
+    size_t n = push_key(c, "backends"), done = 0;
+    for (; done < cnt && rc == 0; done++) {
+        size_t k = push_index(c, done);
+        rc = parse_backend(c, json_array_get(backends, done), &parsed[done]);
+        if (rc == 0) {
+            parsed[done].index = alb_config_builder_position(c->builder, parsed[done].name);
+            pop(c, k);
+        }
+    }
+    if (rc == 0) {
+        pop(c, n);
+        cfg->backend_cnt = c->builder->cnt;
+        cfg->backends = xcalloc(cfg->backend_cnt, sizeof(*cfg->backends));
+    }
+    for (size_t i = 0; i < done; i++) {
+        struct alb_backend *slot = rc == 0 ? &cfg->backends[parsed[i].index] : NULL;
+        if (slot && slot->name) {
+            push_key(c, "backends");
+            push_index(c, i);
+            rc = failf(c, "duplicate backend name \"%.64s\"", parsed[i].name);
+            slot = NULL;
+        }
+        if (slot) {
+            *slot = parsed[i];
+        } else {
+            free_backend_settings(&parsed[i]);
+            free_endpoints(&parsed[i]);
+        }
+    }
+    free(parsed);
+    return rc;
+}
+
+static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg, struct alb_rule_set *const *const *sets,
+                      const size_t *set_cnt, size_t set_lists)
 {
     /* "generation" is what /config shows; accepted so that its output loads
      * as it is, and ignored: a generation is given by publishing. */
@@ -1140,33 +1332,21 @@ static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
     }
     if (get_uint(c, root, "version", ALB_CONFIG_VERSION, ALB_CONFIG_VERSION, &version) < 0)
         return -1;
-    int rc;
-    json_t *backends = get_array(c, root, "backends", false, &rc);
-    if (rc < 0)
+    if (parse_backends(c, root, cfg) < 0)
         return -1;
-    cfg->backend_cnt = backends ? json_array_size(backends) : 0;
-    cfg->backends = xcalloc(cfg->backend_cnt, sizeof(*cfg->backends));
-    size_t n = push_key(c, "backends");
-    for (size_t i = 0; i < cfg->backend_cnt; i++) {
-        size_t k = push_index(c, i);
-        cfg->backends[i].index = i;
-        if (parse_backend(c, json_array_get(backends, i), &cfg->backends[i]) < 0)
-            return -1;
-        if (json_object_get(c->backend_index, cfg->backends[i].name))
-            return failf(c, "duplicate backend name \"%.64s\"", cfg->backends[i].name);
-        json_object_set_new(c->backend_index, cfg->backends[i].name, json_integer((json_int_t)i));
-        pop(c, k);
-    }
-    pop(c, n);
+    int rc;
     json_t *listeners = get_array(c, root, "listeners", true, &rc);
     if (rc < 0)
         return -1;
     cfg->listener_cnt = json_array_size(listeners);
+    if (set_lists && set_lists != cfg->listener_cnt)
+        return failf(c, "%zu listeners for %zu lists of rule sets", cfg->listener_cnt, set_lists);
     cfg->listeners = xcalloc(cfg->listener_cnt, sizeof(*cfg->listeners));
-    n = push_key(c, "listeners");
+    size_t n = push_key(c, "listeners");
     for (size_t i = 0; i < cfg->listener_cnt; i++) {
         size_t k = push_index(c, i);
-        if (parse_listener(c, cfg, json_array_get(listeners, i), &cfg->listeners[i]) < 0)
+        if (parse_listener(c, cfg, json_array_get(listeners, i), &cfg->listeners[i], set_lists ? sets[i] : NULL,
+                           set_lists ? set_cnt[i] : 0) < 0)
             return -1;
         for (size_t j = 0; j < i; j++)
             if (alb_listener_same_bind(&cfg->listeners[j], &cfg->listeners[i]))
@@ -1177,20 +1357,27 @@ static int parse_root(struct ctx *c, json_t *root, struct alb_config *cfg)
     return 0;
 }
 
-struct alb_config *alb_config_from_json(json_t *root, const char *default_address, char *err, size_t err_len)
+struct alb_config *alb_config_assemble(struct alb_config_builder *b, json_t *root, const char *default_address,
+                                       struct alb_rule_set *const *const *sets, const size_t *set_cnt,
+                                       size_t set_lists, char *err, size_t err_len)
 {
-    struct ctx c = {.err = err, .err_len = err_len, .path = "", .default_address = default_address,
-                    .backend_index = json_object()};
+    struct ctx c = {.err = err, .err_len = err_len, .path = "", .default_address = default_address, .builder = b};
     struct alb_config *cfg = xcalloc(1, sizeof(*cfg));
     atomic_init(&cfg->refcnt, 1);
-    int rc = c.backend_index ? parse_root(&c, root, cfg) : -1;
-    json_decref(c.backend_index);
-    if (rc < 0) {
-        if (!c.backend_index)
-            snprintf(err, err_len, "out of memory");
+    if (parse_root(&c, root, cfg, sets, set_cnt, set_lists) < 0) {
         alb_config_free(cfg);
         return NULL;
     }
+    builder_release_unused(b, cfg);
+    return cfg;
+}
+
+struct alb_config *alb_config_from_json(json_t *root, const char *default_address, char *err, size_t err_len)
+{
+    struct alb_config_builder b;
+    alb_config_builder_init(&b);
+    struct alb_config *cfg = alb_config_assemble(&b, root, default_address, NULL, NULL, 0, err, err_len);
+    alb_config_builder_deinit(&b);
     return cfg;
 }
 
@@ -1300,32 +1487,76 @@ static void free_rule(struct alb_rule *r)
     free(r->actions);
 }
 
+/* The part of a snapshot that is always its own: the endpoints, the
+ * backends array and the struct; then its base's reference, if any. */
+static void free_endpoints_and_backends(struct alb_config *c)
+{
+    for (size_t i = 0; i < c->backend_cnt; i++)
+        free_endpoints(&c->backends[i]);
+    free(c->backends);
+    alb_config_unref(c->base);
+    free(c);
+}
+
 void alb_config_free(struct alb_config *c)
 {
     if (!c)
         return;
+    if (c->base) { /* listeners and backend settings are the base's */
+        free_endpoints_and_backends(c);
+        return;
+    }
     for (size_t i = 0; i < c->listener_cnt; i++) {
         struct alb_listener_cfg *l = &c->listeners[i];
         if (l->router && c->router_free)
             c->router_free(l->router);
-        for (size_t j = 0; j < l->rule_cnt; j++)
-            free_rule(&l->rules[j]);
+        for (size_t j = 0; j < l->set_cnt; j++)
+            alb_rule_set_unref(l->sets[j]);
+        free(l->sets);
         free(l->rules);
         free(l->name);
         free(l->address);
         free(l->acl);
     }
     free(c->listeners);
-    for (size_t i = 0; i < c->backend_cnt; i++) {
-        free(c->backends[i].health_check.path);
-        free(c->backends[i].session.cookie_name);
-        for (size_t j = 0; j < c->backends[i].ep_cnt; j++)
-            free(c->backends[i].eps[j].address);
-        free(c->backends[i].name);
-        free(c->backends[i].eps);
+    for (size_t i = 0; i < c->backend_cnt; i++)
+        free_backend_settings(&c->backends[i]);
+    free_endpoints_and_backends(c);
+}
+
+struct alb_config *alb_config_with_endpoints(struct alb_config *cur, json_t *endpoints, char *err, size_t err_len)
+{
+    struct alb_config *base = cur->base ? cur->base : cur;
+    struct ctx c = {.err = err, .err_len = err_len, .path = ""};
+    struct alb_config *cfg = xcalloc(1, sizeof(*cfg));
+    atomic_init(&cfg->refcnt, 1);
+    cfg->router_free = base->router_free;
+    cfg->base = alb_config_ref(base);
+    cfg->listeners = base->listeners;
+    cfg->listener_cnt = base->listener_cnt;
+    cfg->backends = xcalloc(base->backend_cnt, sizeof(*cfg->backends));
+    cfg->backend_cnt = base->backend_cnt;
+    for (size_t i = 0; i < base->backend_cnt; i++) {
+        struct alb_backend *b = &cfg->backends[i];
+        *b = base->backends[i]; /* settings borrowed from base */
+        b->eps = NULL;
+        b->ep_cnt = 0;
+        if (!b->name)
+            continue; /* an unused position */
+        size_t n = push_key(&c, "backends");
+        size_t m = push_index(&c, i);
+        json_t *holder = json_pack("{s:O*}", "endpoints", json_object_get(endpoints, b->name));
+        int rc = json_object_get(holder, "endpoints") ? parse_endpoints(&c, holder, b)
+                                                      : failf(&c, "no endpoints for backend %.200s", b->name);
+        json_decref(holder);
+        if (rc < 0) {
+            alb_config_unref(cfg);
+            return NULL;
+        }
+        pop(&c, m);
+        pop(&c, n);
     }
-    free(c->backends);
-    free(c);
+    return cfg;
 }
 
 /* ---- serialisation -------------------------------------------------------- */
@@ -1360,7 +1591,7 @@ static void set_template(json_t *o, const char *key, const struct alb_template *
         json_object_set_new(o, key, json_string(t->text));
 }
 
-static json_t *action_to_json(const struct alb_action *a)
+static json_t *action_to_json(const struct alb_config *c, const struct alb_action *a)
 {
     static const char *const names[] = {"forward", "redirect", "fixed_response", "rewrite", "request_header",
                                         "response_header", "cors", "traffic_limit", "mirror"};
@@ -1373,7 +1604,7 @@ static json_t *action_to_json(const struct alb_action *a)
     case ALB_ACT_MIRROR: {
         json_t *g = json_array();
         for (size_t i = 0; g && i < a->group_cnt; i++)
-            json_array_append_new(g, json_pack("{s:s,s:i}", "name", a->groups[i].backend->name, "weight",
+            json_array_append_new(g, json_pack("{s:s,s:i}", "name", c->backends[a->groups[i].backend].name, "weight",
                                                (int)a->groups[i].weight));
         json_object_set_new(o, "backends", g);
         break;
@@ -1421,7 +1652,7 @@ static json_t *action_to_json(const struct alb_action *a)
     return o;
 }
 
-static json_t *rule_to_json(const struct alb_rule *r)
+static json_t *rule_to_json(const struct alb_config *c, const struct alb_rule *r)
 {
     static const char *const types[] = {"Prefix", "Exact", "Regex"};
     json_t *path = json_pack("{s:s,s:s}", "type", types[r->path_match], "value", r->path);
@@ -1432,7 +1663,7 @@ static json_t *rule_to_json(const struct alb_rule *r)
         json_array_append_new(conds, condition_to_json(&r->conds[i]));
     json_t *actions = json_array();
     for (size_t i = 0; actions && i < r->action_cnt; i++)
-        json_array_append_new(actions, action_to_json(&r->actions[i]));
+        json_array_append_new(actions, action_to_json(c, &r->actions[i]));
     json_t *o = json_pack("{s:i,s:{s:o,s:o,s:o},s:o}", "order", (int)r->order, "match", "hosts",
                           strings_to_json(r->hosts, r->host_cnt), "path", path, "conditions", conds, "actions", actions);
     if (o && r->max_body_bytes >= 0)
@@ -1448,11 +1679,11 @@ static json_t *cidr_to_json(const struct alb_cidr *c)
     return json_string(text);
 }
 
-static json_t *listener_to_json(const struct alb_listener_cfg *l)
+static json_t *listener_to_json(const struct alb_config *c, const struct alb_listener_cfg *l)
 {
     json_t *rules = json_array();
     for (size_t i = 0; rules && i < l->rule_cnt; i++)
-        json_array_append_new(rules, rule_to_json(&l->rules[i]));
+        json_array_append_new(rules, rule_to_json(c, &l->rules[i]));
     json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I},s:o}", "name", l->name, "address", l->address,
                      "port", (int)l->port, "protocol", "HTTP", "timeouts", "client_header_ms",
                      (json_int_t)l->client_header_timeout_ms, "idle_ms", (json_int_t)l->idle_timeout_ms,
@@ -1505,13 +1736,26 @@ static json_t *backend_to_json(const struct alb_backend *b)
     return o;
 }
 
+static int cmp_backend_names(const void *a, const void *b)
+{
+    return strcmp((*(const struct alb_backend *const *)a)->name, (*(const struct alb_backend *const *)b)->name);
+}
+
 char *alb_config_to_json(const struct alb_config *c)
 {
     json_t *listeners = json_array(), *backends = json_array();
     for (size_t i = 0; listeners && i < c->listener_cnt; i++)
-        json_array_append_new(listeners, listener_to_json(&c->listeners[i]));
-    for (size_t i = 0; backends && i < c->backend_cnt; i++)
-        json_array_append_new(backends, backend_to_json(&c->backends[i]));
+        json_array_append_new(listeners, listener_to_json(c, &c->listeners[i]));
+    /* by name: positions are an implementation detail with gaps */
+    const struct alb_backend **by_name = xcalloc(c->backend_cnt, sizeof(*by_name));
+    size_t named = 0;
+    for (size_t i = 0; i < c->backend_cnt; i++)
+        if (c->backends[i].name)
+            by_name[named++] = &c->backends[i];
+    qsort(by_name, named, sizeof(*by_name), cmp_backend_names);
+    for (size_t i = 0; backends && i < named; i++)
+        json_array_append_new(backends, backend_to_json(by_name[i]));
+    free(by_name);
     json_t *root = json_pack("{s:i}", "version", ALB_CONFIG_VERSION);
     if (root && c->generation) /* only a published snapshot has one */
         json_object_set_new(root, "generation", json_integer((json_int_t)c->generation));

@@ -63,12 +63,12 @@ struct alb_session_persistence {
     uint32_t timeout_s;   /* Insert cookie lifetime */
 };
 struct alb_backend {
-    char *name;                  /* owned */
+    char *name;                  /* owned; NULL: this position is unused (see struct alb_config_builder) */
     struct alb_endpoint *eps;    /* owned array */
     size_t ep_cnt;
     uint32_t connect_timeout_ms;
     uint32_t response_timeout_ms; /* from request sent to response head, and between reads */
-    size_t index;                /* position in alb_config.backends */
+    size_t index;                /* position in alb_config.backends, the same in every snapshot of a builder */
     struct alb_health_check health_check;
     struct alb_session_persistence session;
 };
@@ -145,8 +145,8 @@ struct alb_ip_bucket {
 enum alb_header_op { ALB_HDR_INSERT, ALB_HDR_REPLACE, ALB_HDR_REMOVE };
 
 struct alb_weighted_backend {
-    struct alb_backend *backend; /* borrowed from the same snapshot */
-    uint32_t weight;             /* 0..100 */
+    size_t backend;  /* position in the snapshot's backends: see alb_config_backend() */
+    uint32_t weight; /* 0..100 */
 };
 
 /* A template with ${host} ${path} ${port} ${protocol} ${query} and ${1}..${9}
@@ -178,7 +178,8 @@ struct alb_action {
     char *expose_headers; /* owned; "" when none */
     bool allow_credentials;
     int64_t max_age;     /* seconds; -1: not sent */
-    /* traffic_limit: 0 means no limit of that kind */
+    /* traffic_limit: 0 means no limit of that kind; the buckets live as
+     * long as the rule set, so snapshots sharing it share its limits */
     uint32_t qps;
     uint32_t qps_per_ip;
     struct alb_bucket *bucket;        /* owned, with qps */
@@ -207,7 +208,15 @@ struct alb_rule {
     size_t action_cnt;
     const struct alb_action *final; /* borrowed from actions */
     int64_t max_body_bytes;      /* -1: the listener's limit; 0: none; else this */
-    struct alb_backend *backend; /* the first forward group's backend, or NULL */
+};
+
+/* Rules parsed once (from one source object, or one listener's "rules")
+ * and shared by every snapshot that serves them: a changed Ingress does not
+ * make the unchanged ones parse again. Immutable once parsed. */
+struct alb_rule_set {
+    atomic_uint refcnt;
+    struct alb_rule *rules; /* owned, with everything the rules own */
+    size_t cnt;
 };
 
 struct alb_listener_cfg {
@@ -221,8 +230,11 @@ struct alb_listener_cfg {
     uint32_t tunnel_idle_timeout_ms;
     uint64_t max_body_bytes;     /* 0: no limit */
     uint32_t max_connections;    /* across all workers */
-    struct alb_rule *rules;      /* owned array */
+    struct alb_rule *rules;      /* owned array of copies of its sets' rules, in order; what
+                                    they point to belongs to the sets; index renumbered */
     size_t rule_cnt;
+    struct alb_rule_set **sets;  /* one reference each */
+    size_t set_cnt;
     struct alb_router *router;   /* owned; built by alb_route_compile() */
     /* Who may connect (ALB's aclConfig). acl_cnt 0: everyone. */
     bool acl_allow;              /* true: only these; false: all but these */
@@ -235,13 +247,53 @@ typedef void alb_router_free_fn(struct alb_router *r);
 
 struct alb_config {
     atomic_uint refcnt;                 /* see config/publish.h */
+    struct alb_config *base;            /* NULL, or the snapshot whose listeners and backend settings this
+                                           one shares (one reference): only the endpoints are its own */
     alb_router_free_fn *router_free;    /* for listeners[].router */
     uint64_t generation;                /* set when published */
+    struct alb_config *retired_next;    /* see alb_publisher_release() */
     struct alb_listener_cfg *listeners; /* owned array */
     size_t listener_cnt;
     struct alb_backend *backends;       /* owned array */
     size_t backend_cnt;
 };
+
+/* Assigns backends their positions and keeps them from one snapshot to the
+ * next, so that rule sets parsed for one snapshot (which name backends by
+ * position) serve unchanged in the next. A name keeps its position while
+ * snapshots built by this builder use it; a freed position goes to the next
+ * new name. Control thread. */
+struct alb_config_builder {
+    struct json_t *positions; /* name -> position */
+    char **names;             /* owned; by position; NULL: free */
+    size_t cnt, cap;
+    size_t first_free;        /* every position below is taken */
+};
+
+void alb_config_builder_init(struct alb_config_builder *b);
+void alb_config_builder_deinit(struct alb_config_builder *b);
+
+/* alb_config_builder_position() : the position of backend <name>, given
+ * one if it has none. */
+size_t alb_config_builder_position(struct alb_config_builder *b, const char *name);
+
+/* alb_rule_set_parse() : parses <rules>, an array of rules in the config
+ * format, into a set with one reference. Backend names get positions from
+ * <b> (new names are added). NULL with err[] naming the JSON path, e.g.
+ * "[2].actions[0].type: ...". */
+struct alb_rule_set *alb_rule_set_parse(struct alb_config_builder *b, struct json_t *rules, char *err,
+                                        size_t err_len);
+struct alb_rule_set *alb_rule_set_ref(struct alb_rule_set *s);
+void alb_rule_set_unref(struct alb_rule_set *s);
+
+/* alb_config_assemble() : a snapshot from <root> (the config format) whose
+ * listener i also serves the rule sets sets[i][0..set_cnt[i]), after its own
+ * "rules"; <set_lists> must equal the number of listeners (0 and NULL when
+ * there are no sets). Every backend a rule names must be in root's
+ * backends. On success, positions of names no longer used are freed. */
+struct alb_config *alb_config_assemble(struct alb_config_builder *b, struct json_t *root, const char *default_address,
+                                       struct alb_rule_set *const *const *sets, const size_t *set_cnt,
+                                       size_t set_lists, char *err, size_t err_len);
 
 /* alb_config_parse() : builds a snapshot from JSON text. <default_address>
  * is used for listeners without "address" (NULL: 0.0.0.0). Strict: unknown
@@ -257,6 +309,23 @@ struct alb_config *alb_config_parse(const char *text, size_t len, const char *de
  * <root> is borrowed. */
 struct json_t;
 struct alb_config *alb_config_from_json(struct json_t *root, const char *default_address, char *err, size_t err_len);
+
+/* alb_config_with_endpoints() : a snapshot with the listeners, rules and
+ * backend settings of <cur> (shared, not copied: routers are not compiled
+ * again) and new endpoints: <endpoints> maps every backend's name to an
+ * "endpoints" array as in the config format. Rules name backends by
+ * position (alb_config_backend()), so rules shared with the base reach this
+ * snapshot's endpoints. NULL with err[] naming the JSON path when an
+ * endpoint is invalid or a backend has none listed. */
+struct alb_config *alb_config_with_endpoints(struct alb_config *cur, struct json_t *endpoints, char *err,
+                                             size_t err_len);
+
+/* alb_config_backend() : the backend at <position> (as a rule names it) as
+ * <cfg> has it, with <cfg>'s endpoints. */
+static inline const struct alb_backend *alb_config_backend(const struct alb_config *cfg, size_t position)
+{
+    return &cfg->backends[position];
+}
 
 /* alb_config_load_file() : reads <path> and parses it; on error the message
  * starts with the file name. */

@@ -1,18 +1,97 @@
 /* config/publish.c : see publish.h. */
 #include "config/publish.h"
 
-void alb_publisher_init(struct alb_publisher *p)
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+int alb_publisher_init(struct alb_publisher *p)
 {
     pthread_mutex_init(&p->lock, NULL);
     p->current = NULL;
     atomic_init(&p->generation, 0);
+    atomic_init(&p->retired, NULL);
+    p->reaper_running = false;
+    atomic_init(&p->reaper_stop, false);
+    p->retire_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return p->retire_fd == -1 ? -errno : 0;
+}
+
+static void wake_retire_fd(struct alb_publisher *p)
+{
+    uint64_t one = 1;
+    ssize_t n = write(p->retire_fd, &one, sizeof(one));
+    (void)n; /* the counter cannot overflow: the reader drains it */
+}
+
+static void *reap(void *arg)
+{
+    struct alb_publisher *p = arg;
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10); /* this thread only; best effort */
+    while (!atomic_load_explicit(&p->reaper_stop, memory_order_acquire)) {
+        struct pollfd pfd = {.fd = p->retire_fd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) > 0)
+            alb_publisher_free_retired(p);
+    }
+    return NULL;
+}
+
+int alb_publisher_start_reaper(struct alb_publisher *p)
+{
+    if (p->retire_fd == -1)
+        return -EBADF;
+    int rc = pthread_create(&p->reaper, NULL, reap, p);
+    p->reaper_running = rc == 0;
+    return -rc;
 }
 
 void alb_publisher_deinit(struct alb_publisher *p)
 {
+    if (p->reaper_running) {
+        atomic_store_explicit(&p->reaper_stop, true, memory_order_release);
+        wake_retire_fd(p);
+        pthread_join(p->reaper, NULL);
+        p->reaper_running = false;
+    }
     alb_config_unref(p->current);
     p->current = NULL;
+    alb_publisher_free_retired(p);
+    if (p->retire_fd != -1)
+        close(p->retire_fd);
+    p->retire_fd = -1;
     pthread_mutex_destroy(&p->lock);
+}
+
+void alb_publisher_release(struct alb_publisher *p, struct alb_config *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refcnt, 1, memory_order_acq_rel) != 1)
+        return;
+    if (p->retire_fd == -1) {
+        alb_config_free(c);
+        return;
+    }
+    struct alb_config *head = atomic_load_explicit(&p->retired, memory_order_relaxed);
+    do
+        c->retired_next = head;
+    while (!atomic_compare_exchange_weak_explicit(&p->retired, &head, c, memory_order_release, memory_order_relaxed));
+    if (!head)
+        wake_retire_fd(p);
+}
+
+void alb_publisher_free_retired(struct alb_publisher *p)
+{
+    uint64_t cnt;
+    if (p->retire_fd != -1 && read(p->retire_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+        return;
+    struct alb_config *c = atomic_exchange_explicit(&p->retired, NULL, memory_order_acquire);
+    while (c) {
+        struct alb_config *next = c->retired_next;
+        alb_config_free(c);
+        c = next;
+    }
 }
 
 uint64_t alb_publisher_publish(struct alb_publisher *p, struct alb_config *cfg)

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -22,11 +23,35 @@ struct alb_publisher {
     pthread_mutex_t lock;
     struct alb_config *current; /* one reference owned by the publisher */
     atomic_uint_fast64_t generation; /* grows by one per publish; 0: none yet */
+    _Atomic(struct alb_config *) retired; /* snapshots workers let go of last, linked by retired_next */
+    int retire_fd; /* eventfd, readable when there are retired snapshots; -1: none (they are freed at once) */
+    pthread_t reaper;
+    bool reaper_running;
+    atomic_bool reaper_stop;
 };
 
-void alb_publisher_init(struct alb_publisher *p);
-/* alb_publisher_deinit() : drops the publisher's reference. */
+/* alb_publisher_init() : 0, or -errno when the eventfd cannot be made. */
+int alb_publisher_init(struct alb_publisher *p);
+/* alb_publisher_deinit() : drops the publisher's reference and frees what
+ * was retired. */
 void alb_publisher_deinit(struct alb_publisher *p);
+
+/* alb_publisher_release() : a worker drops its reference to <c>. The last
+ * one does not free it there (a snapshot of 100,000 rules takes
+ * milliseconds to free, which a worker would take from its requests): it
+ * goes to the retired list and retire_fd becomes readable. Any thread. */
+void alb_publisher_release(struct alb_publisher *p, struct alb_config *c);
+
+/* alb_publisher_free_retired() : frees the retired snapshots. One thread:
+ * the reaper if it runs, else the control thread when retire_fd is
+ * readable. */
+void alb_publisher_free_retired(struct alb_publisher *p);
+
+/* alb_publisher_start_reaper() : frees retired snapshots on a thread of
+ * their own at low priority (nice 10), so that neither the workers nor the
+ * control thread (which may be building the next version) spend the time.
+ * Stopped by alb_publisher_deinit(). 0, or -errno. */
+int alb_publisher_start_reaper(struct alb_publisher *p);
 
 /* alb_publisher_publish() : makes <cfg> current, taking over the caller's
  * reference, and returns the new generation. Control thread. */

@@ -477,18 +477,22 @@ static size_t route_host(struct alb_str auth, char *out, size_t cap)
     return n;
 }
 
-/* A forward's backend: by weight when there are several. */
+/* A forward's backend: by weight when there are several; as the request's
+ * snapshot has it (its endpoints). */
 static const struct alb_backend *pick_backend(struct alb_client *c, const struct alb_action *fwd)
 {
-    if (fwd->group_cnt == 1)
-        return fwd->groups[0].backend;
-    uint32_t r = (uint32_t)(alb_worker_random(c->w) % fwd->weight_total);
-    for (size_t i = 0; i < fwd->group_cnt; i++) {
-        if (r < fwd->groups[i].weight)
-            return fwd->groups[i].backend;
-        r -= fwd->groups[i].weight;
+    size_t pick = fwd->group_cnt - 1;
+    if (fwd->group_cnt > 1) {
+        uint32_t r = (uint32_t)(alb_worker_random(c->w) % fwd->weight_total);
+        for (size_t i = 0; i < fwd->group_cnt; i++) {
+            if (r < fwd->groups[i].weight) {
+                pick = i;
+                break;
+            }
+            r -= fwd->groups[i].weight;
+        }
     }
-    return fwd->groups[fwd->group_cnt - 1].backend;
+    return alb_config_backend(c->hold->cfg, fwd->groups[pick].backend);
 }
 
 /* Round robin over the ready endpoints with a weight. The positions belong to the

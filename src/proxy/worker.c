@@ -68,7 +68,7 @@ void alb_worker_hold_release(struct alb_worker *w, struct alb_snap_hold *h)
     while (*pp != h)
         pp = &(*pp)->next;
     *pp = h->next;
-    alb_config_unref(h->cfg);
+    alb_publisher_release(w->pub, h->cfg);
     free(h);
 }
 
@@ -166,7 +166,7 @@ static int adopt(struct alb_worker *w, char *err, size_t err_len)
     uint64_t gen;
     struct alb_config *cfg = alb_publisher_acquire(w->pub, &gen);
     if (!cfg || gen == w->gen) {
-        alb_config_unref(cfg);
+        alb_publisher_release(w->pub, cfg);
         return 0;
     }
     struct alb_snap_hold *h = calloc(1, sizeof(*h));
@@ -174,7 +174,7 @@ static int adopt(struct alb_worker *w, char *err, size_t err_len)
     if (!h || !rr) {
         free(h);
         free(rr);
-        alb_config_unref(cfg);
+        alb_publisher_release(w->pub, cfg);
         snprintf(err, err_len, "worker %u: out of memory adopting generation %llu", w->id, (unsigned long long)gen);
         return -ENOMEM;
     }
@@ -448,7 +448,7 @@ void alb_worker_deinit(struct alb_worker *w)
     while (w->holds) { /* only if a count went wrong: never leak the config */
         struct alb_snap_hold *h = w->holds;
         w->holds = h->next;
-        alb_config_unref(h->cfg);
+        alb_publisher_release(w->pub, h->cfg);
         free(h);
     }
     free(w->rr_next);

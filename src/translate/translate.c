@@ -89,32 +89,85 @@ static const char *annotation(json_t *o, const char *key)
     return str_at(obj_at(obj_at(o, "metadata"), "annotations"), key);
 }
 
-static bool is_kind(json_t *o, const char *kind) { return str_at(o, "kind") && !strcmp(str_at(o, "kind"), kind); }
-
-/* Objects of one kind, sorted by namespace/name (stable output). */
-static int cmp_objects(const void *a, const void *b)
-{
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = strcmp(ns_of(x), ns_of(y));
-    return c ? c : strcmp(meta(x, "name") ? meta(x, "name") : "", meta(y, "name") ? meta(y, "name") : "");
-}
 
 struct list {
     json_t **v; /* borrowed from the objects array */
     size_t cnt;
 };
 
-static struct list of_kind(json_t *objects, const char *kind)
+/* The objects of each kind the translator reads, found in one pass. */
+struct kinds {
+    struct list classes, albconfigs, ingresses; /* sorted by namespace/name (stable output) */
+    struct list services, slices, endpoints, configmaps;
+};
+
+struct sort_key {
+    const char *ns, *name;
+    json_t *o;
+};
+
+static int cmp_keys(const void *a, const void *b)
 {
-    struct list l = {calloc(json_array_size(objects) + 1, sizeof(json_t *)), 0};
-    for (size_t i = 0; l.v && i < json_array_size(objects); i++) {
-        json_t *o = json_array_get(objects, i);
-        if (is_kind(o, kind) && meta(o, "name"))
-            l.v[l.cnt++] = o;
+    const struct sort_key *x = a, *y = b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static void sort_list(struct list *l)
+{
+    struct sort_key *keys = calloc(l->cnt + 1, sizeof(*keys));
+    if (!keys || l->cnt < 2) {
+        free(keys);
+        return;
     }
-    if (l.cnt > 1)
-        qsort(l.v, l.cnt, sizeof(json_t *), cmp_objects);
-    return l;
+    for (size_t i = 0; i < l->cnt; i++)
+        keys[i] = (struct sort_key){ns_of(l->v[i]), meta(l->v[i], "name"), l->v[i]};
+    qsort(keys, l->cnt, sizeof(*keys), cmp_keys);
+    for (size_t i = 0; i < l->cnt; i++)
+        l->v[i] = keys[i].o;
+    free(keys);
+}
+
+static void kinds_free(struct kinds *k)
+{
+    struct list *all[] = {&k->classes, &k->albconfigs, &k->ingresses, &k->services, &k->slices, &k->endpoints,
+                          &k->configmaps};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        free(all[i]->v);
+}
+
+/* Named objects of the kinds we read, sorted when <sorted>; false when out
+ * of memory. */
+static bool kinds_of(json_t *objects, struct kinds *k, bool sorted)
+{
+    static const char *const names[] = {"IngressClass", "AlbConfig", "Ingress", "Service", "EndpointSlice",
+                                        "Endpoints", "ConfigMap"};
+    struct list *lists[] = {&k->classes, &k->albconfigs, &k->ingresses, &k->services, &k->slices, &k->endpoints,
+                            &k->configmaps};
+    size_t n = json_array_size(objects);
+    memset(k, 0, sizeof(*k));
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        ok &= (lists[i]->v = calloc(n + 1, sizeof(json_t *))) != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *o = json_array_get(objects, i);
+        const char *kind = str_at(o, "kind");
+        if (!kind || !meta(o, "name"))
+            continue;
+        for (size_t t = 0; t < sizeof(names) / sizeof(names[0]); t++)
+            if (!strcmp(kind, names[t])) {
+                lists[t]->v[lists[t]->cnt++] = o;
+                break;
+            }
+    }
+    if (sorted) {
+        sort_list(&k->classes);
+        sort_list(&k->albconfigs);
+        sort_list(&k->ingresses);
+    }
+    if (!ok)
+        kinds_free(k);
+    return ok;
 }
 
 /* A host as Ingress allows: DNS labels, or "*." and labels. */
@@ -218,6 +271,51 @@ struct lst {
     json_t *doc; /* the listener's document, one reference */
 };
 
+/* A backend an Ingress's path uses, as backend_key() found it. */
+struct backend_use {
+    const char *name, *field, *service, *port_name; /* in text; port_name NULL: by number */
+    json_int_t port_number;
+    json_int_t connect_ms, read_ms;
+    size_t position; /* the backend's, in the builder */
+    char *text;      /* owned */
+};
+
+struct backend_uses {
+    struct backend_use *v; /* owned */
+    size_t cnt, cap;
+};
+
+static void backend_uses_clear(struct backend_uses *u)
+{
+    for (size_t i = 0; i < u->cnt; i++)
+        free(u->v[i].text);
+    free(u->v);
+    memset(u, 0, sizeof(*u));
+}
+
+static void backend_uses_add(struct backend_uses *u, const char *name, const char *field, const char *service,
+                             const char *port_name, json_int_t port_number, json_int_t connect_ms, json_int_t read_ms,
+                             size_t position)
+{
+    if (u->cnt == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 4;
+        struct backend_use *v = realloc(u->v, cap * sizeof(*v));
+        if (!v)
+            return;
+        u->v = v;
+        u->cap = cap;
+    }
+    size_t ln = strlen(name) + 1, lf = strlen(field) + 1, ls = strlen(service) + 1;
+    size_t lp = port_name ? strlen(port_name) + 1 : 0;
+    char *t = malloc(ln + lf + ls + lp);
+    if (!t)
+        return;
+    struct backend_use *x = &u->v[u->cnt++];
+    *x = (struct backend_use){memcpy(t, name, ln), memcpy(t + ln, field, lf), memcpy(t + ln + lf, service, ls),
+                              port_name ? memcpy(t + ln + lf + ls, port_name, lp) : NULL, port_number, connect_ms,
+                              read_ms, position, t};
+}
+
 struct state {
     const struct alb_translate_opts *o;
     struct alb_diags *d;
@@ -228,6 +326,11 @@ struct state {
     json_t *services;  /* index "ns/name" -> Service */
     json_t *endpoints; /* index "ns/name" -> Endpoints */
     json_t *slices;    /* index "ns/service" -> array of its EndpointSlices */
+    json_t *sources;   /* backend name -> its Service reference */
+    struct backend_uses *uses; /* the backends the Ingress being translated uses (backend_key()) */
+    struct alb_config_builder *builder;
+    uint8_t *ensured;      /* by backend position: ensure_backend() did it in this call */
+    size_t ensured_cap;
     struct globals *g;
 };
 
@@ -333,7 +436,7 @@ static void add_albconfig(struct state *s, json_t *ac)
     }
 }
 
-static void read_configmap(struct state *s, json_t *objects, const char *ref)
+static void read_configmap(struct state *s, const struct list *configmaps, const char *ref)
 {
     struct globals *g = s->g;
     if (!ref)
@@ -345,9 +448,9 @@ static void read_configmap(struct state *s, json_t *objects, const char *ref)
     }
     snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
     snprintf(name, sizeof(name), "%s", slash + 1);
-    for (size_t i = 0; i < json_array_size(objects); i++) {
-        json_t *o = json_array_get(objects, i);
-        if (!is_kind(o, "ConfigMap") || !meta(o, "name") || strcmp(meta(o, "name"), name) || strcmp(ns_of(o), ns))
+    for (size_t i = 0; i < configmaps->cnt; i++) {
+        json_t *o = configmaps->v[i];
+        if (strcmp(meta(o, "name"), name) || strcmp(ns_of(o), ns))
             continue;
         const char *key;
         json_t *v;
@@ -389,14 +492,12 @@ static json_t *find_named(json_t *index, const char *ns, const char *name)
     return json_object_get(index, key);
 }
 
-/* Indexes <objects> of <kind> by "ns/name" (or, for slices, "ns/service"). */
-static json_t *index_of(json_t *objects, const char *kind, bool by_service)
+/* Indexes <objects> by "ns/name" (or, for slices, "ns/service"). */
+static json_t *index_of(const struct list *objects, bool by_service)
 {
     json_t *idx = json_object();
-    for (size_t i = 0; idx && i < json_array_size(objects); i++) {
-        json_t *o = json_array_get(objects, i);
-        if (!is_kind(o, kind) || !meta(o, "name"))
-            continue;
+    for (size_t i = 0; idx && i < objects->cnt; i++) {
+        json_t *o = objects->v[i];
         const char *name = by_service ? str_at(obj_at(obj_at(o, "metadata"), "labels"), "kubernetes.io/service-name")
                                       : meta(o, "name");
         if (!name)
@@ -434,58 +535,22 @@ static bool add_endpoint(json_t *eps, const char *addr, json_int_t port, bool re
     return true;
 }
 
-/* The backend for (ns, service, port by number or name); created on first
- * use. Returns its name, or NULL (diagnosed) when the port is invalid. */
-static const char *backend_for(struct state *s, json_t *ing, const char *field, const char *ns, const char *svc,
-                               json_t *port_ref, json_int_t connect_ms, json_int_t read_ms)
+enum service_problem { SERVICE_OK, SERVICE_MISSING, SERVICE_EXTERNAL_NAME, SERVICE_NO_PORT };
+
+/* Appends to <eps> the endpoints behind port <port_ref> ({"number": N} or
+ * {"name": S}) of Service ns/svc, from its EndpointSlices, else its
+ * Endpoints. Addresses that are not IPs are diagnosed on their object. */
+static enum service_problem service_endpoints(struct state *s, const char *ns, const char *svc, json_t *port_ref,
+                                              json_t *eps)
 {
     json_t *pnum = json_object_get(port_ref, "number");
     const char *pname = str_at(port_ref, "name");
-    char key[512];
-    if (json_is_integer(pnum))
-        snprintf(key, sizeof(key), "%s/%s:%lld", ns, svc, (long long)json_integer_value(pnum));
-    else if (pname)
-        snprintf(key, sizeof(key), "%s/%s:%s", ns, svc, pname);
-    else {
-        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, meta(ing, "name"), "%s.port: a number or a name is required", field);
-        return NULL;
-    }
-    /* Ingresses may want other timeouts for the same Service: each set of
-     * timeouts is its own backend (same endpoints, same upstream pools). */
-    if (connect_ms) {
-        size_t n = strlen(key);
-        snprintf(key + n, sizeof(key) - n, "~connect=%llds", (long long)(connect_ms / 1000));
-    }
-    if (read_ms) {
-        size_t n = strlen(key);
-        snprintf(key + n, sizeof(key) - n, "%sread=%llds", connect_ms ? "," : "~", (long long)(read_ms / 1000));
-    }
-    json_t *b = json_object_get(s->backends, key);
-    if (b)
-        return json_string_value(json_object_get(b, "name"));
-    json_t *eps = json_array();
-    b = json_pack("{s:s,s:o}", "name", key, "endpoints", eps);
-    if (connect_ms || read_ms) {
-        json_t *t = json_object();
-        if (connect_ms)
-            json_object_set_new(t, "connect_ms", json_integer(connect_ms));
-        if (read_ms)
-            json_object_set_new(t, "response_ms", json_integer(read_ms));
-        json_object_set_new(b, "timeouts", t);
-    }
-    json_object_set_new(s->backends, key, b);
     json_t *service = find_named(s->services, ns, svc);
-    if (!service) {
-        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, meta(ing, "name"),
-             "%s.name: Service %s/%s not found: its requests get 503 until it exists", field, ns, svc);
-        return json_string_value(json_object_get(b, "name"));
-    }
+    if (!service)
+        return SERVICE_MISSING;
     const char *stype = str_at(obj_at(service, "spec"), "type");
-    if (stype && !strcmp(stype, "ExternalName")) {
-        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, meta(ing, "name"),
-             "%s.name: Service %s/%s is an ExternalName; resolving it is not supported yet: 503", field, ns, svc);
-        return json_string_value(json_object_get(b, "name"));
-    }
+    if (stype && !strcmp(stype, "ExternalName"))
+        return SERVICE_EXTERNAL_NAME;
     /* the Service port the Ingress means */
     json_t *sp = NULL;
     json_t *ports = arr_at(obj_at(service, "spec"), "ports");
@@ -495,11 +560,8 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
             (pname && str_at(p, "name") && !strcmp(str_at(p, "name"), pname)))
             sp = p;
     }
-    if (!sp) {
-        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, meta(ing, "name"), "%s.port: Service %s/%s has no such port: 503",
-             field, ns, svc);
-        return json_string_value(json_object_get(b, "name"));
-    }
+    if (!sp)
+        return SERVICE_NO_PORT;
     const char *sp_name = str_at(sp, "name") ? str_at(sp, "name") : "";
     json_t *target = json_object_get(sp, "targetPort");
     json_t *own_slices = find_named(s->slices, ns, svc);
@@ -565,40 +627,138 @@ static const char *backend_for(struct state *s, json_t *ing, const char *field, 
             }
         }
     }
-    return json_string_value(json_object_get(b, "name"));
+    return SERVICE_OK;
+}
+
+/* The name of the backend for (ns, service, port by number or name) with
+ * an Ingress's timeouts, into key[]; the use is recorded in s->uses, for
+ * ensure_backend(). False (diagnosed) when the port is invalid. */
+static bool backend_key(struct state *s, json_t *ing, const char *field, const char *ns, const char *svc,
+                        json_t *port_ref, json_int_t connect_ms, json_int_t read_ms, char *key, size_t len)
+{
+    json_t *pnum = json_object_get(port_ref, "number");
+    const char *pname = str_at(port_ref, "name");
+    if (json_is_integer(pnum))
+        snprintf(key, len, "%s/%s:%lld", ns, svc, (long long)json_integer_value(pnum));
+    else if (pname)
+        snprintf(key, len, "%s/%s:%s", ns, svc, pname);
+    else {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, meta(ing, "name"), "%s.port: a number or a name is required", field);
+        return false;
+    }
+    /* Ingresses may want other timeouts for the same Service: each set of
+     * timeouts is its own backend (same endpoints, same upstream pools). */
+    if (connect_ms) {
+        size_t n = strlen(key);
+        snprintf(key + n, len - n, "~connect=%llds", (long long)(connect_ms / 1000));
+    }
+    if (read_ms) {
+        size_t n = strlen(key);
+        snprintf(key + n, len - n, "%sread=%llds", connect_ms ? "," : "~", (long long)(read_ms / 1000));
+    }
+    backend_uses_add(s->uses, key, field, svc, json_is_integer(pnum) ? NULL : pname,
+                     json_is_integer(pnum) ? json_integer_value(pnum) : 0, connect_ms, read_ms,
+                     alb_config_builder_position(s->builder, key));
+    return true;
+}
+
+/* Creates, on first use, the backend an Ingress's path uses (<use>, as
+ * backend_key() recorded it), with its endpoints as the Service says now,
+ * and keeps where they come from in s->sources. */
+static void ensure_backend(struct state *s, const char *ns, const char *ing_name, const struct backend_use *use)
+{
+    if (use->position >= s->ensured_cap) {
+        size_t cap = s->ensured_cap ? s->ensured_cap : 1024;
+        while (cap <= use->position)
+            cap *= 2;
+        uint8_t *e = realloc(s->ensured, cap);
+        if (!e)
+            return;
+        memset(e + s->ensured_cap, 0, cap - s->ensured_cap);
+        s->ensured = e;
+        s->ensured_cap = cap;
+    }
+    if (s->ensured[use->position])
+        return;
+    s->ensured[use->position] = 1;
+    const char *key = use->name, *field = use->field, *svc = use->service;
+    json_int_t connect_ms = use->connect_ms, read_ms = use->read_ms;
+    json_t *port_ref = use->port_name ? json_pack("{s:s}", "name", use->port_name)
+                                      : json_pack("{s:I}", "number", use->port_number);
+    json_t *eps = json_array();
+    json_t *b = json_pack("{s:s,s:o}", "name", key, "endpoints", eps);
+    if (connect_ms || read_ms) {
+        json_t *t = json_object();
+        if (connect_ms)
+            json_object_set_new(t, "connect_ms", json_integer(connect_ms));
+        if (read_ms)
+            json_object_set_new(t, "response_ms", json_integer(read_ms));
+        json_object_set_new(b, "timeouts", t);
+    }
+    json_object_set_new(s->backends, key, b);
+    json_object_set_new(s->sources, key, json_pack("{s:s,s:s,s:O}", "namespace", ns, "service", svc, "port", port_ref));
+    switch (service_endpoints(s, ns, svc, port_ref, eps)) {
+    case SERVICE_MISSING:
+        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name,
+             "%s.name: Service %s/%s not found: its requests get 503 until it exists", field, ns, svc);
+        break;
+    case SERVICE_EXTERNAL_NAME:
+        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name,
+             "%s.name: Service %s/%s is an ExternalName; resolving it is not supported yet: 503", field, ns, svc);
+        break;
+    case SERVICE_NO_PORT:
+        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name, "%s.port: Service %s/%s has no such port: 503", field, ns,
+             svc);
+        break;
+    case SERVICE_OK:
+        break;
+    }
+    json_decref(port_ref);
 }
 
 /* ---- Ingresses ---------------------------------------------------------------------- */
 
+/* An IngressClass as Ingresses see it. */
+struct class_info {
+    const char *name;      /* borrowed */
+    bool is_default;
+    const char *albconfig; /* borrowed; NULL: another controller's class, or invalid (diagnosed) */
+};
+
+static struct class_info *read_classes(struct state *s, const struct list *classes)
+{
+    struct class_info *v = calloc(classes->cnt + 1, sizeof(*v));
+    for (size_t i = 0; v && i < classes->cnt; i++) {
+        json_t *c = classes->v[i];
+        const char *def = annotation(c, "ingressclass.kubernetes.io/is-default-class");
+        v[i] = (struct class_info){meta(c, "name"), def && !strcmp(def, "true"), NULL};
+        const char *ctrl = str_at(obj_at(c, "spec"), "controller");
+        if (!ctrl || strcmp(ctrl, s->o->controller))
+            continue; /* another controller's class */
+        json_t *params = obj_at(obj_at(c, "spec"), "parameters");
+        const char *kind = str_at(params, "kind"), *group = str_at(params, "apiGroup"), *name = str_at(params, "name");
+        if (!params || !kind || strcmp(kind, "AlbConfig") || !group || strcmp(group, "alibabacloud.com") || !name)
+            diag(s->d, ALB_DIAG_ERROR, "IngressClass", "", v[i].name,
+                 "spec.parameters: expected apiGroup alibabacloud.com, kind AlbConfig and a name");
+        else
+            v[i].albconfig = name;
+    }
+    return v;
+}
+
 /* The AlbConfig that serves <ing>, or NULL when it is not ours. */
-static const char *albconfig_of(struct state *s, json_t *ing, struct list *classes)
+static const char *albconfig_of(json_t *ing, const struct class_info *classes, size_t cnt)
 {
     const char *cls = str_at(obj_at(ing, "spec"), "ingressClassName");
     if (!cls || !cls[0])
         cls = annotation(ing, "kubernetes.io/ingress.class");
     if (cls && !cls[0])
         cls = NULL; /* an empty class is no class: the default class adopts it */
-    json_t *ic = NULL;
-    for (size_t i = 0; i < classes->cnt; i++) {
-        json_t *c = classes->v[i];
-        bool is_default = annotation(c, "ingressclass.kubernetes.io/is-default-class") &&
-                          !strcmp(annotation(c, "ingressclass.kubernetes.io/is-default-class"), "true");
-        if (cls ? !strcmp(meta(c, "name"), cls) : is_default)
-            ic = c;
-    }
-    if (!ic)
-        return NULL;
-    const char *ctrl = str_at(obj_at(ic, "spec"), "controller");
-    if (!ctrl || strcmp(ctrl, s->o->controller))
-        return NULL; /* another controller's class */
-    json_t *params = obj_at(obj_at(ic, "spec"), "parameters");
-    const char *kind = str_at(params, "kind"), *group = str_at(params, "apiGroup"), *name = str_at(params, "name");
-    if (!params || !kind || strcmp(kind, "AlbConfig") || !group || strcmp(group, "alibabacloud.com") || !name) {
-        diag(s->d, ALB_DIAG_ERROR, "IngressClass", "", meta(ic, "name"),
-             "spec.parameters: expected apiGroup alibabacloud.com, kind AlbConfig and a name");
-        return NULL;
-    }
-    return name;
+    const struct class_info *ic = NULL;
+    for (size_t i = 0; i < cnt; i++)
+        if (cls ? !strcmp(classes[i].name, cls) : classes[i].is_default)
+            ic = &classes[i];
+    return ic ? ic->albconfig : NULL;
 }
 
 /* Every ${...} names a variable the data plane knows (docs/config.md). */
@@ -763,11 +923,10 @@ static json_t *path_actions(struct state *s, json_t *ing, const struct ing_opts 
         snprintf(port, sizeof(port), "%d", io->alb_redirect ? io->https_port : 443);
         return json_pack("[{s:s,s:i,s:s,s:s}]", "type", "redirect", "code", 308, "scheme", "https", "port", port);
     }
-    char bf[160];
+    char bf[160], bname[512];
     snprintf(bf, sizeof(bf), "%s.backend.service", field);
-    const char *bname = backend_for(s, ing, bf, ns_of(ing), str_at(svc, "name"), obj_at(svc, "port"), io->g.connect_ms,
-                                    io->g.read_ms);
-    if (!bname)
+    if (!backend_key(s, ing, bf, ns_of(ing), str_at(svc, "name"), obj_at(svc, "port"), io->g.connect_ms, io->g.read_ms,
+                     bname, sizeof(bname)))
         return NULL;
     json_t *actions = json_array();
     if (io->rewrite_path[0]) {
@@ -780,8 +939,6 @@ static json_t *path_actions(struct state *s, json_t *ing, const struct ing_opts 
     return actions;
 }
 
-/* Builds the rules of one Ingress; on any error the whole Ingress is left
- * out (its earlier rules too), as one invalid object must not half-serve. */
 /* Annotations this translator reads (docs/annotations.md). */
 static bool is_supported_annotation(const char *key)
 {
@@ -812,8 +969,14 @@ static void report_unsupported_annotations(struct state *s, json_t *ing)
     }
 }
 
-static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
+/* The rules of one Ingress, parsed, and in *on_mask the listeners (bits of
+ * s->lsts) that serve them; NULL when it has none or is rejected. On any
+ * error the whole Ingress is left out, as one invalid object must not
+ * half-serve. Diagnostics go to s->d, backends used to s->uses. */
+static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, const char *albconfig,
+                                              uint64_t *on_mask)
 {
+    *on_mask = 0;
     const char *ns = ns_of(ing), *name = meta(ing, "name");
     json_t *spec = obj_at(ing, "spec");
     report_unsupported_annotations(s, ing);
@@ -825,7 +988,7 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
         if (*end || end == ord || v < 1 || v > 1000) {
             diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
                  "metadata.annotations[" ANN_ALB "order]: expected 1-1000, got \"%s\"", ord);
-            return;
+            return NULL;
         }
         order = v;
     }
@@ -860,7 +1023,7 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
                          "metadata.annotations[" ANN_ALB "listen-ports]: AlbConfig %s has no %s listener on that port",
                          albconfig, proto);
                     json_decref(v);
-                    return;
+                    return NULL;
                 }
             }
         }
@@ -868,7 +1031,7 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
         if (!ok) {
             diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
                  "metadata.annotations[" ANN_ALB "listen-ports]: expected JSON like [{\"HTTP\":80},{\"HTTPS\":443}]");
-            return;
+            return NULL;
         }
     } else {
         for (size_t k = 0; k < s->lst_cnt && k < 64; k++)
@@ -878,7 +1041,7 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
         on_cnt += on[k] && s->lsts[k].doc;
     struct ing_opts io;
     if (!read_annotations(s, ing, albconfig, &io))
-        return;
+        return NULL;
     /* the listeners' requestTimeout, when neither annotation nor ConfigMap set one */
     for (size_t k = 0; k < s->lst_cnt && k < 64 && !io.g.read_ms; k++)
         if (on[k] && s->lsts[k].request_ms)
@@ -952,9 +1115,9 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
     }
     json_t *db = obj_at(obj_at(spec, "defaultBackend"), "service");
     if (db && str_at(db, "name")) {
-        const char *bname = backend_for(s, ing, "spec.defaultBackend.service", ns, str_at(db, "name"), obj_at(db, "port"),
-                                        io.g.connect_ms, io.g.read_ms);
-        if (!bname)
+        char bname[512];
+        if (!backend_key(s, ing, "spec.defaultBackend.service", ns, str_at(db, "name"), obj_at(db, "port"),
+                         io.g.connect_ms, io.g.read_ms, bname, sizeof(bname)))
             goto reject;
         json_t *rule = json_pack("{s:i,s:{},s:[{s:s,s:s}]}", "order", DEFAULT_BACKEND_ORDER, "match", "actions", "type",
                                  "forward", "backend", bname);
@@ -965,74 +1128,329 @@ static void add_ingress(struct state *s, json_t *ing, const char *albconfig)
     if (on_cnt == 0 && json_array_size(rules))
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, name, "AlbConfig %s has no HTTP listener for it: not served",
              albconfig);
+    struct alb_rule_set *set = NULL;
+    if (json_array_size(rules)) {
+        char err[1024];
+        set = alb_rule_set_parse(s->builder, rules, err, sizeof(err));
+        if (!set) {
+            diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "spec: its rules translate to an invalid config: rules%s",
+                 err);
+            goto reject;
+        }
+    }
     for (size_t k = 0; k < s->lst_cnt && k < 64; k++)
         if (on[k] && s->lsts[k].doc)
-            json_array_extend(json_object_get(s->lsts[k].doc, "rules"), rules);
+            *on_mask |= 1ull << k;
     json_decref(rules);
-    return;
+    return set;
 reject:
     json_decref(rules);
+    backend_uses_clear(s->uses); /* a rejected Ingress needs no backends */
+    return NULL;
 }
+
+/* ---- the memo ----------------------------------------------------------------------- */
+
+/* One Ingress as last translated. Its result depends on the Ingress and on
+ * the world (classes, AlbConfigs, global options, translation options), not
+ * on Services or endpoints: those only fill in backends (ensure_backend()). */
+struct ing_memo {
+    char *ns, *name;          /* owned (one allocation): the Ingress's identity */
+    json_t *ing;              /* one reference: the object translated */
+    char *albconfig;          /* owned */
+    uint64_t on;              /* bit k: served on s->lsts[k] */
+    struct alb_rule_set *set; /* one reference; NULL: nothing to serve */
+    struct alb_diags diags;   /* what translating it said */
+    struct backend_uses uses; /* the backends it uses, in order */
+};
+
+struct alb_translate_memo {
+    struct alb_config_builder builder;
+    json_t *world;            /* what every Ingress's translation depended on */
+    struct ing_memo *v;       /* owned; by namespace/name, as Ingresses are translated */
+    size_t cnt;
+    size_t next;              /* while translating: the first entry not passed yet */
+    json_t *sources;          /* backend name -> its Service reference */
+};
+
+struct alb_translate_memo *alb_translate_memo_new(void)
+{
+    struct alb_translate_memo *m = calloc(1, sizeof(*m));
+    if (m)
+        alb_config_builder_init(&m->builder);
+    return m;
+}
+
+static void ing_memo_deinit(struct ing_memo *e)
+{
+    free(e->ns);
+    json_decref(e->ing);
+    free(e->albconfig);
+    alb_rule_set_unref(e->set);
+    alb_diags_deinit(&e->diags);
+    backend_uses_clear(&e->uses);
+}
+
+static void memo_drop_ingresses(struct alb_translate_memo *m)
+{
+    for (size_t i = 0; i < m->cnt; i++)
+        ing_memo_deinit(&m->v[i]);
+    free(m->v);
+    m->v = NULL;
+    m->cnt = 0;
+}
+
+void alb_translate_memo_free(struct alb_translate_memo *m)
+{
+    if (!m)
+        return;
+    memo_drop_ingresses(m);
+    json_decref(m->world);
+    json_decref(m->sources);
+    alb_config_builder_deinit(&m->builder);
+    free(m);
+}
+
+json_t *alb_translate_memo_sources(const struct alb_translate_memo *m) { return m->sources; }
+
+/* What every Ingress's translation depends on besides the Ingress itself. */
+static json_t *world_of(const struct alb_translate_opts *o, const struct kinds *k)
+{
+    const struct list *classes = &k->classes, *albconfigs = &k->albconfigs;
+    json_t *w = json_pack("[s,s,s]", o->controller, o->listen_address ? o->listen_address : "",
+                          o->configmap ? o->configmap : "");
+    for (size_t i = 0; i < classes->cnt; i++)
+        json_array_append(w, classes->v[i]);
+    for (size_t i = 0; i < albconfigs->cnt; i++)
+        json_array_append(w, albconfigs->v[i]);
+    for (size_t i = 0; o->configmap && i < k->configmaps.cnt; i++) {
+        json_t *cm = k->configmaps.v[i];
+        char id[600];
+        snprintf(id, sizeof(id), "%s/%s", ns_of(cm), meta(cm, "name") ? meta(cm, "name") : "");
+        if (!strcmp(id, o->configmap))
+            json_array_append(w, cm);
+    }
+    return w;
+}
+
+static void copy_diags(struct alb_diags *to, const struct alb_diags *from)
+{
+    for (size_t i = 0; i < from->cnt; i++) {
+        const struct alb_diag *x = &from->v[i];
+        diag(to, x->level, x->kind, x->ns, x->name, "%s", x->message);
+    }
+}
+
+static int cmp_identity(const char *ns1, const char *name1, const char *ns2, const char *name2)
+{
+    int c = strcmp(ns1, ns2);
+    return c ? c : strcmp(name1, name2);
+}
+
+/* The memo of <ing> (identity ns/name) from the last call, taken out of
+ * <m>, when it still holds: same world, same AlbConfig, same object.
+ * Ingresses come in the order the memo was made in, so a walk finds it. */
+static bool take_memo(struct alb_translate_memo *m, bool same_world, json_t *ing, const char *albconfig,
+                      const char *ns, const char *name, struct ing_memo *out)
+{
+    while (m->next < m->cnt && (!m->v[m->next].ing || cmp_identity(m->v[m->next].ns, m->v[m->next].name, ns, name) < 0))
+        m->next++;
+    if (!same_world || m->next == m->cnt)
+        return false;
+    struct ing_memo *e = &m->v[m->next];
+    if (cmp_identity(e->ns, e->name, ns, name) || strcmp(e->albconfig, albconfig) ||
+        (e->ing != ing && !json_equal(e->ing, ing)))
+        return false;
+    *out = *e;
+    memset(e, 0, sizeof(*e)); /* taken */
+    m->next++;
+    json_decref(out->ing);
+    out->ing = json_incref(ing);
+    return true;
+}
+
+/* A new memo entry for <ing>, not translated yet. */
+static struct ing_memo new_memo(json_t *ing, const char *ns, const char *name, const char *albconfig)
+{
+    size_t ln = strlen(ns) + 1, lm = strlen(name) + 1;
+    char *id = malloc(ln + lm);
+    if (id) {
+        memcpy(id, ns, ln);
+        memcpy(id + ln, name, lm);
+    }
+    return (struct ing_memo){.ns = id, .name = id ? id + ln : NULL, .ing = json_incref(ing), .albconfig = xdup(albconfig)};
+}
+
+struct lists_of_sets {
+    struct alb_rule_set ***sets; /* per listener document */
+    size_t *cnt;
+};
 
 static int cmp_by_name(const void *a, const void *b)
 {
     return strcmp(str_at(*(json_t *const *)a, "name"), str_at(*(json_t *const *)b, "name"));
 }
 
-json_t *alb_translate(json_t *objects, const struct alb_translate_opts *o, struct alb_diags *d)
+static void index_services(struct state *s, const struct kinds *k)
 {
+    s->services = index_of(&k->services, false);
+    s->slices = index_of(&k->slices, true);
+    s->endpoints = index_of(&k->endpoints, false);
+}
+
+static void drop_service_indexes(struct state *s)
+{
+    json_decref(s->services);
+    json_decref(s->slices);
+    json_decref(s->endpoints);
+}
+
+json_t *alb_translate_endpoints(json_t *objects, json_t *sources, struct alb_diags *d)
+{
+    struct state s = {.d = d, .objects = objects};
+    struct kinds k;
+    if (!kinds_of(objects, &k, false))
+        return NULL;
+    index_services(&s, &k);
+    kinds_free(&k);
+    json_t *out = json_object();
+    const char *name;
+    json_t *src;
+    json_object_foreach(sources, name, src)
+    {
+        json_t *eps = json_array();
+        service_endpoints(&s, str_at(src, "namespace"), str_at(src, "service"), json_object_get(src, "port"), eps);
+        json_object_set_new(out, name, eps);
+    }
+    drop_service_indexes(&s);
+    return out;
+}
+
+struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opts *o, struct alb_diags *d,
+                                 struct alb_translate_memo *memo, char *err, size_t err_len)
+{
+    struct alb_translate_memo *own = memo ? NULL : alb_translate_memo_new();
+    if (!memo && !(memo = own)) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
     struct globals g = {false, false, -1, 0, 0}; /* ALB Ingress defaults: no redirect unless asked */
-    struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object(), .g = &g};
-    read_configmap(&s, objects, o->configmap);
-    struct list classes = of_kind(objects, "IngressClass"), albconfigs = of_kind(objects, "AlbConfig"),
-                ingresses = of_kind(objects, "Ingress");
-    s.services = index_of(objects, "Service", false);
-    s.slices = index_of(objects, "EndpointSlice", true);
-    s.endpoints = index_of(objects, "Endpoints", false);
-    for (size_t i = 0; i < albconfigs.cnt; i++)
-        add_albconfig(&s, albconfigs.v[i]);
-    for (size_t i = 0; i < ingresses.cnt; i++) {
+    struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object(), .sources = json_object(),
+                      .builder = &memo->builder, .g = &g};
+    struct kinds kinds;
+    if (!kinds_of(objects, &kinds, true)) {
+        json_decref(s.backends);
+        json_decref(s.sources);
+        alb_translate_memo_free(own);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    struct list classes = kinds.classes, ingresses = kinds.ingresses;
+    read_configmap(&s, &kinds.configmaps, o->configmap);
+    index_services(&s, &kinds);
+    for (size_t i = 0; i < kinds.albconfigs.cnt; i++)
+        add_albconfig(&s, kinds.albconfigs.v[i]);
+    json_t *world = world_of(o, &kinds);
+    bool same_world = memo->world && json_equal(memo->world, world);
+
+    struct ing_memo *next = calloc(ingresses.cnt + 1, sizeof(*next));
+    size_t next_cnt = 0;
+    memo->next = 0;
+    struct class_info *class_infos = read_classes(&s, &classes);
+    struct lists_of_sets per_lst = {calloc(s.lst_cnt + 1, sizeof(*per_lst.sets)), calloc(s.lst_cnt + 1, sizeof(size_t))};
+    for (size_t k = 0; k < s.lst_cnt && per_lst.sets; k++)
+        per_lst.sets[k] = calloc(ingresses.cnt + 1, sizeof(**per_lst.sets));
+    for (size_t i = 0; next && per_lst.sets && per_lst.cnt && class_infos && i < ingresses.cnt; i++) {
         json_t *ing = ingresses.v[i];
-        const char *ac = albconfig_of(&s, ing, &classes);
+        const char *ns = ns_of(ing), *name = meta(ing, "name");
+        const char *ac = albconfig_of(ing, class_infos, classes.cnt);
         if (!ac)
             continue; /* another class: not ours */
         bool exists = false;
         for (size_t k = 0; k < s.lst_cnt; k++)
             exists |= !strcmp(s.lsts[k].albconfig, ac);
         if (!exists) {
-            diag(d, ALB_DIAG_WARNING, "Ingress", ns_of(ing), meta(ing, "name"),
+            diag(d, ALB_DIAG_WARNING, "Ingress", ns, name,
                  "its IngressClass names AlbConfig %s, which has no listeners here: not served", ac);
             continue;
         }
-        add_ingress(&s, ing, ac);
+        struct ing_memo *e = &next[next_cnt];
+        if (!take_memo(memo, same_world, ing, ac, ns, name, e)) {
+            *e = new_memo(ing, ns, name, ac);
+            if (!e->ns || !e->albconfig) {
+                ing_memo_deinit(e);
+                continue;
+            }
+            s.d = &e->diags;
+            s.uses = &e->uses;
+            e->set = translate_ingress(&s, ing, ac, &e->on);
+            s.d = d;
+        }
+        next_cnt++;
+        /* what it says, the backends it uses as the Services are now, and its rules on its listeners */
+        copy_diags(d, &e->diags);
+        for (size_t u = 0; u < e->uses.cnt; u++)
+            ensure_backend(&s, ns, name, &e->uses.v[u]);
+        for (size_t k = 0; e->set && k < s.lst_cnt && k < 64; k++)
+            if (e->on & (1ull << k))
+                per_lst.sets[k][per_lst.cnt[k]++] = e->set;
     }
+    memo_drop_ingresses(memo); /* what was not taken: Ingresses gone or changed */
+    memo->v = next;
+    memo->cnt = next_cnt;
+    free(class_infos);
+    json_decref(memo->world);
+    memo->world = world;
+
+    /* the document of listeners and backends; the rules come as sets */
     json_t *listeners = json_array(), *backends = json_array();
-    for (size_t k = 0; k < s.lst_cnt; k++)
-        if (s.lsts[k].doc)
+    struct alb_rule_set *const **sets = calloc(s.lst_cnt + 1, sizeof(*sets));
+    size_t *set_cnt = calloc(s.lst_cnt + 1, sizeof(*set_cnt)), lists = 0;
+    for (size_t k = 0; sets && set_cnt && per_lst.sets && per_lst.cnt && k < s.lst_cnt; k++)
+        if (s.lsts[k].doc) {
             json_array_append_new(listeners, s.lsts[k].doc);
-    /* backends sorted by name, for stable output */
-    size_t n = json_object_size(s.backends), k = 0;
+            sets[lists] = per_lst.sets[k];
+            set_cnt[lists++] = per_lst.cnt[k];
+        }
+    size_t n = json_object_size(s.backends), cnt = 0;
     json_t **sorted = calloc(n + 1, sizeof(json_t *));
     const char *key;
     json_t *b;
     json_object_foreach(s.backends, key, b)
     {
         if (sorted)
-            sorted[k++] = b;
+            sorted[cnt++] = b;
     }
     if (sorted) {
-        qsort(sorted, k, sizeof(json_t *), cmp_by_name);
-        for (size_t i = 0; i < k; i++)
+        qsort(sorted, cnt, sizeof(json_t *), cmp_by_name);
+        for (size_t i = 0; i < cnt; i++)
             json_array_append(backends, sorted[i]);
     }
     free(sorted);
+    json_t *doc = json_pack("{s:i,s:o,s:o}", "version", 1, "listeners", listeners, "backends", backends);
+    struct alb_config *cfg = NULL;
+    if (doc && sets && set_cnt && next && per_lst.sets && per_lst.cnt && lists == json_array_size(listeners)) {
+        char inner[1024];
+        cfg = alb_config_assemble(&memo->builder, doc, o->listen_address, sets, set_cnt, lists, inner, sizeof(inner));
+        if (!cfg)
+            snprintf(err, err_len, "the translated config is invalid: %.900s", inner);
+    } else {
+        snprintf(err, err_len, "out of memory");
+    }
+    json_decref(doc);
+    json_decref(memo->sources);
+    memo->sources = s.sources;
+    for (size_t k = 0; per_lst.sets && k < s.lst_cnt; k++)
+        free(per_lst.sets[k]);
+    free(per_lst.sets);
+    free(per_lst.cnt);
+    free(sets);
+    free(set_cnt);
     json_decref(s.backends);
+    free(s.ensured);
     free(s.lsts);
-    free(classes.v);
-    free(albconfigs.v);
-    free(ingresses.v);
-    json_decref(s.services);
-    json_decref(s.slices);
-    json_decref(s.endpoints);
-    return json_pack("{s:i,s:o,s:o}", "version", 1, "listeners", listeners, "backends", backends);
+    kinds_free(&kinds);
+    drop_service_indexes(&s);
+    alb_translate_memo_free(own);
+    return cfg;
 }

@@ -1,9 +1,9 @@
 /* translate/translate.h : Kubernetes objects -> the data-plane config.
  *
  * A pure function: no I/O, no clock. The objects (JSON values of any kind;
- * unknown kinds are ignored) become the config document of docs/config.md,
- * which the caller loads with the same strict loader as a config file, so
- * both paths are validated alike. An object that is invalid is left out
+ * unknown kinds are ignored) become the config of docs/config.md, loaded by
+ * the same strict loader as a config file, so both paths are validated
+ * alike. An object that is invalid is left out
  * with an error diagnostic naming its kind, namespace/name and field; every
  * other object keeps serving. Control thread.
  */
@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "config/config.h"
 
 #define ALB_DEFAULT_CONTROLLER "ingress.k8s.alibabacloud/alb"
 
@@ -38,8 +40,33 @@ struct alb_diags {
 
 void alb_diags_deinit(struct alb_diags *d);
 
-/* alb_translate() : the config document for <objects> (an array), one new
- * reference; diagnostics are appended to <d>. NULL only when out of memory. */
-json_t *alb_translate(json_t *objects, const struct alb_translate_opts *o, struct alb_diags *d);
+/* What alb_translate() keeps from one call to the next so as to do less
+ * work: each Ingress's rules, parsed (reused while the Ingress and what it
+ * depends on are unchanged), backend positions, and where each backend's
+ * endpoints come from. The result never depends on it. Control thread. */
+struct alb_translate_memo;
+struct alb_translate_memo *alb_translate_memo_new(void);
+void alb_translate_memo_free(struct alb_translate_memo *m);
+
+/* alb_translate_memo_sources() : backend name -> where its endpoints come
+ * from, as of the last alb_translate(), for alb_translate_endpoints().
+ * Borrowed; NULL before the first. */
+json_t *alb_translate_memo_sources(const struct alb_translate_memo *m);
+
+/* alb_translate() : the snapshot <objects> (an array) describe, built with
+ * the same strict loader as a config file (routes not compiled yet);
+ * diagnostics are appended to <d>. <memo> may be NULL. With a memo, objects
+ * are immutable once passed: a changed object is a new one (the memo knows
+ * an unchanged Ingress by its pointer first). NULL with err[] only when the
+ * result does not load (a bug in the translator) or when out of memory. */
+struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opts *o, struct alb_diags *d,
+                                 struct alb_translate_memo *memo, char *err, size_t err_len);
+
+/* alb_translate_endpoints() : the endpoints of every backend in <sources>
+ * (alb_translate_memo_sources()) as <objects> now say: an object mapping
+ * backend name to its "endpoints" array, exactly as alb_translate() would
+ * build them when only EndpointSlices and Endpoints changed. One new
+ * reference. */
+json_t *alb_translate_endpoints(json_t *objects, json_t *sources, struct alb_diags *d);
 
 #endif

@@ -192,6 +192,70 @@ def test_endpoints_missing_service_and_other_classes(cluster, backend2):
     assert "Service default/nosuch not found" in cluster.log_path.read_text()
 
 
+def slice_only(name, backend_port, addresses=("127.0.0.1",), port_name="http"):
+    eps = ", ".join(f'{{addresses: ["{a}"]}}' for a in addresses)
+    return textwrap.dedent(f"""\
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {{name: {name}-abc, namespace: default, labels: {{kubernetes.io/service-name: {name}}}}}
+        addressType: IPv4
+        ports: [{{name: {port_name}, port: {backend_port}}}]
+        endpoints: [{eps}]
+        """)
+
+
+def test_endpoint_changes_share_the_routes(tmp_path, start_alb, backend, backend2):
+    """An EndpointSlice change alone is published without translating or
+    compiling routes again (a metric counts it), serves the new endpoints,
+    and keeps keep-alive connections; an Ingress change after it is a whole
+    version again."""
+    d = tmp_path / "m"
+    d.mkdir()
+    port = free_port()
+    (d / "00-albconfig.yaml").write_text(albconfig(port))
+    (d / "10-services.yaml").write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: Service
+        metadata: {name: s1, namespace: default}
+        spec: {ports: [{name: http, port: 80}]}
+        """))
+    (d / "11-slice.yaml").write_text(slice_only("s1", backend.port))
+    (d / "20-ingress.json").write_text(ingress("web", [{"host": "foo.bar.com", "http": {"paths": [path("/", "s1")]}}]))
+    a = start_alb(manifests=d, port=port)
+    a.dir = d
+    keep = socket.create_connection(("127.0.0.1", port), timeout=5)
+    keep.sendall(b"GET /k HTTP/1.1\r\nHost: foo.bar.com\r\n\r\n")
+    assert read_response(keep)[0] == 200
+    assert a.metrics()["alb_config_endpoint_publishes_total"] == 0
+
+    replace(a, "11-slice.yaml", slice_only("s1", backend2.port))
+    a.wait_generation(2)
+    assert a.metrics()["alb_config_endpoint_publishes_total"] == 1
+    assert get(port, "/", "foo.bar.com") == (200, "b2")
+    keep.sendall(b"GET /k HTTP/1.1\r\nHost: foo.bar.com\r\n\r\n")
+    status, headers, _, _ = read_response(keep)
+    assert (status, headers["x-backend"][0]) == (200, "b2")
+    status, body = a.admin_get("/config")
+    assert f'"port": {backend2.port}' in body.decode() and f'"port": {backend.port}' not in body.decode()
+
+    # an endpoint that is not an IP is left out with a warning; the others serve
+    replace(a, "11-slice.yaml", slice_only("s1", backend2.port, addresses=("db.example.com", "127.0.0.1")))
+    a.wait_generation(3)
+    assert a.metrics()["alb_config_endpoint_publishes_total"] == 2
+    assert get(port, "/", "foo.bar.com") == (200, "b2")
+    assert "endpoints[0].addresses[0]: not an IP address, skipped" in a.log_path.read_text()
+
+    # an Ingress change is a whole version, and still serves the latest endpoints
+    replace(a, "20-ingress.json", ingress("web", [{"host": "foo.bar.com", "http": {"paths": [path("/v2", "s1")]}}]))
+    a.wait_generation(4)
+    assert a.metrics()["alb_config_endpoint_publishes_total"] == 2
+    assert get(port, "/v2", "foo.bar.com") == (200, "b2")
+    assert get(port, "/", "foo.bar.com")[0] == 404
+    keep.sendall(b"GET /v2 HTTP/1.1\r\nHost: foo.bar.com\r\n\r\n")
+    assert read_response(keep)[0] == 200
+    keep.close()
+
+
 def test_translate_and_check_commands(tmp_path):
     d = tmp_path / "m"
     d.mkdir()

@@ -1,5 +1,9 @@
-/* tests/unit/config/config_test.c : the strict config loader. */
+/* tests/unit/config/config_test.c : the strict config loader, rule sets
+ * shared between snapshots, and snapshots with new endpoints only. */
+#include <jansson.h>
+
 #include "config/config.h"
+#include "config/publish.h"
 #include "test.h"
 
 static char err[1024];
@@ -40,7 +44,7 @@ static void test_valid(void)
     CHECK_EQ_INT(c->listeners[0].max_body_bytes, 1024);
     CHECK_EQ_STR(c->listeners[0].rules[0].hosts[0], strlen(c->listeners[0].rules[0].hosts[0]), "foo.com");
     CHECK_EQ_INT(c->listeners[0].rules[0].path_match, ALB_PATH_EXACT);
-    CHECK(c->listeners[0].rules[0].backend == &c->backends[0]);
+    CHECK(c->listeners[0].rules[0].final->groups[0].backend == 0);
     CHECK_EQ_STR(c->backends[0].eps[0].text, strlen(c->backends[0].eps[0].text), "127.0.0.1:9000");
     CHECK_EQ_INT(c->backends[0].connect_timeout_ms, ALB_DEFAULT_CONNECT_TIMEOUT_MS);
     alb_config_free(c);
@@ -206,5 +210,125 @@ static void test_listener_acl(void)
                  "listeners[0].acl.cidrs: at least one CIDR");
 }
 
-TEST_MAIN(TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_listener_acl), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
+static json_t *doc_with_backends(const char *const *names, size_t n)
+{
+    json_t *bs = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(bs, json_pack("{s:s,s:[{s:s,s:i}]}", "name", names[i], "endpoints", "address",
+                                            "127.0.0.1", "port", 9000 + (int)i));
+    return json_pack("{s:i,s:[{s:i}],s:o}", "version", 1, "listeners", "port", 8080, "backends", bs);
+}
+
+static json_t *forward_rule(const char *path, const char *backend)
+{
+    return json_pack("[{s:{s:{s:s,s:s}},s:[{s:s,s:s}]}]", "match", "path", "type", "Prefix", "value", path, "actions",
+                     "type", "forward", "backend", backend);
+}
+
+/* A rule set parsed once serves in the next snapshot too: backends keep
+ * their positions while used, freed ones go to new names. */
+static void test_rule_sets_across_snapshots(void)
+{
+    struct alb_config_builder b;
+    alb_config_builder_init(&b);
+    json_t *r1 = forward_rule("/a", "one"), *r2 = forward_rule("/b", "two");
+    struct alb_rule_set *s1 = alb_rule_set_parse(&b, r1, err, sizeof(err));
+    struct alb_rule_set *s2 = alb_rule_set_parse(&b, r2, err, sizeof(err));
+    CHECK(s1 && s2);
+    const char *both[] = {"two", "one"};
+    json_t *doc = doc_with_backends(both, 2);
+    struct alb_rule_set *const list1[] = {s1, s2};
+    struct alb_rule_set *const *lists[] = {list1};
+    size_t cnts[] = {2};
+    struct alb_config *c1 = alb_config_assemble(&b, doc, "127.0.0.1", lists, cnts, 1, err, sizeof(err));
+    CHECK(c1 != NULL);
+    if (!c1 || !s1 || !s2)
+        return;
+    CHECK_EQ_INT(c1->listeners[0].rule_cnt, 2);
+    CHECK_EQ_INT(c1->listeners[0].rules[1].index, 1);
+    size_t pos_one = s1->rules[0].final->groups[0].backend;
+    CHECK(!strcmp(alb_config_backend(c1, pos_one)->name, "one"));
+    CHECK_EQ_INT(alb_config_backend(c1, pos_one)->eps[0].port, 9001);
+    json_decref(doc);
+
+    /* "two" goes, "three" comes; "one" stays put */
+    json_t *r3 = forward_rule("/c", "three");
+    const char *next[] = {"one", "three"};
+    doc = doc_with_backends(next, 2);
+    struct alb_rule_set *s3 = alb_rule_set_parse(&b, r3, err, sizeof(err));
+    struct alb_rule_set *const list2[] = {s1, s3};
+    struct alb_rule_set *const *lists2[] = {list2};
+    struct alb_config *c2 = alb_config_assemble(&b, doc, "127.0.0.1", lists2, cnts, 1, err, sizeof(err));
+    CHECK(c2 != NULL);
+    if (c2) {
+        CHECK(c2->listeners[0].rules[0].actions == s1->rules[0].actions); /* shared, not parsed again */
+        CHECK(!strcmp(alb_config_backend(c2, pos_one)->name, "one"));
+        CHECK_EQ_INT(alb_config_backend(c2, pos_one)->eps[0].port, 9000);
+        size_t pos_three = s3->rules[0].final->groups[0].backend;
+        CHECK(!strcmp(alb_config_backend(c2, pos_three)->name, "three"));
+        char *text = alb_config_to_json(c2);
+        CHECK(text && strstr(text, "\"name\": \"three\"") && !strstr(text, "\"two\""));
+        free(text);
+    }
+    /* "two"'s position was freed with c2: the next new name takes it */
+    size_t pos_two = s2->rules[0].final->groups[0].backend;
+    CHECK_EQ_INT(alb_config_builder_position(&b, "four"), pos_two);
+    json_decref(doc);
+
+    /* a set naming a backend the document lacks is refused, naming it */
+    const char *only_one[] = {"one"};
+    doc = doc_with_backends(only_one, 1);
+    struct alb_config *c3 = alb_config_assemble(&b, doc, "127.0.0.1", lists2, cnts, 1, err, sizeof(err));
+    CHECK(c3 == NULL);
+    CHECK(strstr(err, "listeners[0].rules[1]") && strstr(err, "\"three\", which is not in backends"));
+    json_decref(doc);
+
+    alb_config_free(c1);
+    alb_config_free(c2);
+    alb_rule_set_unref(s1); /* the snapshots held their own references */
+    alb_rule_set_unref(s2);
+    alb_rule_set_unref(s3);
+    json_decref(r1);
+    json_decref(r2);
+    json_decref(r3);
+    alb_config_builder_deinit(&b);
+}
+
+/* New endpoints on the same routes: shared listeners, own endpoints;
+ * invalid endpoints or a backend left out refuse the version. */
+static void test_with_endpoints(void)
+{
+    struct alb_config *base = load("{\"version\":1,\"listeners\":[{\"port\":8080,\"rules\":[{\"actions\":[{"
+                                   "\"type\":\"forward\",\"backend\":\"web\"}]}]}]," BACKENDS "}");
+    CHECK(base != NULL);
+    if (!base)
+        return;
+    json_t *eps = json_pack("{s:[{s:s,s:i},{s:s,s:i,s:b}]}", "web", "address", "127.0.0.2", "port", 9100, "address",
+                            "::1", "port", 9101, "ready", 0);
+    struct alb_config *next = alb_config_with_endpoints(base, eps, err, sizeof(err));
+    CHECK(next != NULL);
+    if (next) {
+        CHECK(next->listeners == base->listeners);
+        CHECK_EQ_INT(next->backends[0].ep_cnt, 2);
+        CHECK(!strcmp(next->backends[0].eps[1].text, "[::1]:9101") && !next->backends[0].eps[1].ready);
+        CHECK_EQ_INT(base->backends[0].eps[0].port, 9000); /* the serving one is untouched */
+        /* one more step derives from the same base */
+        struct alb_config *third = alb_config_with_endpoints(next, eps, err, sizeof(err));
+        CHECK(third && third->base == base);
+        alb_config_unref(third);
+    }
+    json_decref(eps);
+    eps = json_pack("{s:[{s:s,s:i}]}", "web", "address", "example.com", "port", 80);
+    CHECK(alb_config_with_endpoints(base, eps, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "backends[0].endpoints[0].address") != NULL);
+    json_decref(eps);
+    eps = json_object();
+    CHECK(alb_config_with_endpoints(base, eps, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "no endpoints for backend web") != NULL);
+    json_decref(eps);
+    alb_config_unref(next);
+    alb_config_free(base);
+}
+
+TEST_MAIN(TEST_ENTRY(test_rule_sets_across_snapshots), TEST_ENTRY(test_with_endpoints), TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_listener_acl), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
           TEST_ENTRY(test_backend_specs))

@@ -3,6 +3,7 @@
  * and release them during publishes (ASan turns a use-after-free or a leak
  * into a failure). */
 #include <pthread.h>
+#include <unistd.h>
 
 #include "config/publish.h"
 #include "test.h"
@@ -21,7 +22,7 @@ static struct alb_config *make(void)
 static void test_generations_and_refs(void)
 {
     struct alb_publisher p;
-    alb_publisher_init(&p);
+    CHECK(alb_publisher_init(&p) == 0);
     uint64_t gen;
     CHECK(alb_publisher_acquire(&p, &gen) == NULL);
     CHECK_EQ_INT(gen, 0);
@@ -55,21 +56,47 @@ static void *reader(void *arg)
             if (gen < last || c->listeners[0].port != 8080)
                 test_failures_in_current++;
             last = gen;
-            alb_config_unref(c);
+            if (gen % 2) /* as a worker does: the last reference retires it */
+                alb_publisher_release(&shared, c);
+            else
+                alb_config_unref(c);
         }
     }
     return NULL;
 }
 
+/* A worker's last reference does not free the snapshot: it waits, readable
+ * on retire_fd, until the control thread frees it. */
+static void test_release_retires(void)
+{
+    struct alb_publisher p;
+    CHECK(alb_publisher_init(&p) == 0);
+    uint64_t gen;
+    alb_publisher_publish(&p, make());
+    struct alb_config *held = alb_publisher_acquire(&p, &gen);
+    alb_publisher_publish(&p, make());
+    alb_publisher_release(&p, held);
+    CHECK(atomic_load(&p.retired) == held);
+    CHECK_EQ_INT(held->listeners[0].port, 8080); /* not freed: ASan would object */
+    uint64_t n = 0;
+    CHECK(read(p.retire_fd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n == 1);
+    alb_publisher_free_retired(&p);
+    CHECK(atomic_load(&p.retired) == NULL);
+    alb_publisher_deinit(&p);
+}
+
 static void test_concurrent_readers(void)
 {
-    alb_publisher_init(&shared);
+    CHECK(alb_publisher_init(&shared) == 0);
     atomic_store(&done, false);
     pthread_t t[3];
     for (int i = 0; i < 3; i++)
         pthread_create(&t[i], NULL, reader, NULL);
-    for (int i = 0; i < 2000; i++)
+    for (int i = 0; i < 2000; i++) {
         alb_publisher_publish(&shared, make());
+        if (i % 64 == 0)
+            alb_publisher_free_retired(&shared);
+    }
     atomic_store(&done, true);
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
@@ -77,4 +104,4 @@ static void test_concurrent_readers(void)
     alb_publisher_deinit(&shared);
 }
 
-TEST_MAIN(TEST_ENTRY(test_generations_and_refs), TEST_ENTRY(test_concurrent_readers))
+TEST_MAIN(TEST_ENTRY(test_generations_and_refs), TEST_ENTRY(test_release_retires), TEST_ENTRY(test_concurrent_readers))
