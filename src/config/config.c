@@ -1076,6 +1076,40 @@ static int parse_rule(struct ctx *c, json_t *o, struct alb_rule *r)
     return 0;
 }
 
+/* The listener's "forwarding" object (may be NULL: the defaults). */
+static int parse_forwarding(struct ctx *c, json_t *o, struct alb_forwarding *f)
+{
+    static const char *const fields[] = {"x_forwarded_for", "x_forwarded_proto", "x_forwarded_port",
+                                         "x_forwarded_host", "x_real_ip", "x_forwarded_client_srcport", "slb_id",
+                                         NULL};
+    *f = (struct alb_forwarding){ALB_XFF_APPEND, true, true, true, true, false, NULL};
+    if (!o)
+        return 0;
+    size_t n = push_key(c, "forwarding");
+    const char *xff, *slb_id;
+    if (check_fields(c, o, fields) < 0 || get_str(c, o, "x_forwarded_for", false, &xff) < 0 ||
+        get_bool(c, o, "x_forwarded_proto", &f->proto) < 0 || get_bool(c, o, "x_forwarded_port", &f->port) < 0 ||
+        get_bool(c, o, "x_forwarded_host", &f->host) < 0 || get_bool(c, o, "x_real_ip", &f->real_ip) < 0 ||
+        get_bool(c, o, "x_forwarded_client_srcport", &f->client_port) < 0 ||
+        get_str(c, o, "slb_id", false, &slb_id) < 0)
+        return -1;
+    if (xff && !strcmp(xff, "remove"))
+        f->xff = ALB_XFF_REMOVE;
+    else if (xff && !strcmp(xff, "keep"))
+        f->xff = ALB_XFF_KEEP;
+    else if (xff && strcmp(xff, "append")) {
+        push_key(c, "x_forwarded_for");
+        return failf(c, "expected append, remove or keep");
+    }
+    if (slb_id && (!slb_id[0] || strlen(slb_id) > 253 || !is_field_value_text(slb_id))) {
+        push_key(c, "slb_id");
+        return failf(c, "expected 1-253 characters without control characters");
+    }
+    f->slb_id = slb_id ? xstrdup(slb_id) : NULL;
+    pop(c, n);
+    return 0;
+}
+
 static void free_rule(struct alb_rule *r);
 
 /* Parses the array <rules> into a new set (one reference), or NULL. */
@@ -1127,7 +1161,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
                           struct alb_rule_set *const *extra, size_t extra_cnt)
 {
     static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", "acl",
-                                         NULL};
+                                         "forwarding", NULL};
     static const char *const timeout_fields[] = {"client_header_ms", "idle_ms", "tunnel_idle_ms", NULL};
     static const char *const limit_fields[] = {"max_body_bytes", "max_connections", NULL};
     if (check_fields(c, o, fields) < 0)
@@ -1181,6 +1215,8 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
             return -1;
         pop(c, n);
     }
+    if (parse_forwarding(c, json_object_get(o, "forwarding"), &l->forwarding) < 0)
+        return -1;
     json_t *acl = json_object_get(o, "acl");
     if (acl) {
         static const char *const acl_fields[] = {"type", "cidrs", NULL};
@@ -1517,6 +1553,7 @@ void alb_config_free(struct alb_config *c)
         free(l->name);
         free(l->address);
         free(l->acl);
+        free(l->forwarding.slb_id);
     }
     free(c->listeners);
     for (size_t i = 0; i < c->backend_cnt; i++)
@@ -1696,6 +1733,17 @@ static json_t *listener_to_json(const struct alb_config *c, const struct alb_lis
             json_array_append_new(cidrs, cidr_to_json(&l->acl[i]));
         json_object_set_new(o, "acl", json_pack("{s:s,s:o}", "type", l->acl_allow ? "allow" : "deny", "cidrs", cidrs));
     }
+    static const char *const xff[] = {"append", "remove", "keep"};
+    const struct alb_forwarding *f = &l->forwarding;
+    json_t *fw = json_pack("{s:s,s:b,s:b,s:b,s:b,s:b}", "x_forwarded_for", xff[f->xff], "x_forwarded_proto", f->proto,
+                           "x_forwarded_port", f->port, "x_forwarded_host", f->host, "x_real_ip", f->real_ip,
+                           "x_forwarded_client_srcport", f->client_port);
+    if (fw && f->slb_id)
+        json_object_set_new(fw, "slb_id", json_string(f->slb_id));
+    if (o)
+        json_object_set_new(o, "forwarding", fw);
+    else
+        json_decref(fw);
     return o;
 }
 

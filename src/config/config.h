@@ -219,6 +219,25 @@ struct alb_rule_set {
     size_t cnt;
 };
 
+/* What the listener tells backends about the client (ALB's
+ * xForwardedForConfig). A header that is on is set by ALB, replacing what
+ * the client sent; one that is off passes as the client sent it. */
+enum alb_xff_mode {
+    ALB_XFF_APPEND, /* the client address appended to the incoming X-Forwarded-For */
+    ALB_XFF_REMOVE, /* the field removed */
+    ALB_XFF_KEEP,   /* passed as it came */
+};
+
+struct alb_forwarding {
+    enum alb_xff_mode xff;
+    bool proto;       /* X-Forwarded-Proto */
+    bool port;        /* X-Forwarded-Port: the listener's port */
+    bool host;        /* X-Forwarded-Host */
+    bool real_ip;     /* X-Real-IP */
+    bool client_port; /* X-Forwarded-Client-srcport: the client's source port */
+    char *slb_id;     /* owned; SLB-ID: this value; NULL: not sent */
+};
+
 struct alb_listener_cfg {
     char *name;                  /* owned */
     char *address;               /* owned; the numeric address as configured */
@@ -240,6 +259,7 @@ struct alb_listener_cfg {
     bool acl_allow;              /* true: only these; false: all but these */
     struct alb_cidr *acl;        /* owned */
     size_t acl_cnt;
+    struct alb_forwarding forwarding;
 };
 
 /* Frees a compiled router; set by route/ so that config/ does not depend on it. */

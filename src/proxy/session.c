@@ -580,16 +580,28 @@ static void put_header_ops(struct out *o, const struct alb_rule *r, enum alb_act
     }
 }
 
-static bool is_forwarding_header(struct alb_str name)
+/* Whether ALB sets header <name> on this listener, so that what the client
+ * sent under that name is not passed on. */
+static bool set_by_alb(const struct alb_forwarding *f, struct alb_str name)
 {
-    return alb_str_is_ci(name, "x-forwarded-for") || alb_str_is_ci(name, "x-forwarded-proto") ||
-           alb_str_is_ci(name, "x-forwarded-host") || alb_str_is_ci(name, "x-forwarded-port") ||
-           alb_str_is_ci(name, "x-real-ip");
+    if (name.len < 6 || (name.p[0] | 0x20) != 'x') /* all but SLB-ID start with X-; a quick no */
+        return f->slb_id && alb_str_is_ci(name, "slb-id");
+    return (f->xff != ALB_XFF_KEEP && alb_str_is_ci(name, "x-forwarded-for")) ||
+           (f->proto && alb_str_is_ci(name, "x-forwarded-proto")) ||
+           (f->host && alb_str_is_ci(name, "x-forwarded-host")) || (f->port && alb_str_is_ci(name, "x-forwarded-port")) ||
+           (f->real_ip && alb_str_is_ci(name, "x-real-ip")) ||
+           (f->client_port && alb_str_is_ci(name, "x-forwarded-client-srcport"));
+}
+
+static uint16_t peer_port(const struct alb_client *c)
+{
+    return ntohs(c->peer.sa.sa_family == AF_INET6 ? c->peer.in6.sin6_port : c->peer.in4.sin_port);
 }
 
 /* build_request_head() : the head sent upstream: the request line and
  * fields as the client sent them, less hop-by-hop fields (RFC 9110 §7.6.1),
- * plus the forwarding headers of DESIGN.md section 2. */
+ * plus the forwarding headers of DESIGN.md section 2 as the listener's
+ * forwarding settings say. */
 static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m, const struct rewrite *rw,
                                struct alb_buf *b)
 {
@@ -601,13 +613,14 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
     put_lit(&o, " ");
     put_str(&o, rw->target.len ? rw->target : absolute ? m->path : m->target);
     put_lit(&o, " HTTP/1.1\r\n");
+    const struct alb_forwarding *f = &c->lst->cfg->forwarding;
     bool has_request_id = false;
     size_t xff_cnt = 0;
     for (size_t i = 0; i < m->hdr_cnt; i++) {
         struct alb_str n = m->hdrs[i].name;
         if (alb_h1_header_is_hop_by_hop(m, n) || (alb_str_is_ci(n, "upgrade") && !upgrade))
             continue;
-        if (is_forwarding_header(n)) {
+        if (set_by_alb(f, n)) {
             xff_cnt += alb_str_is_ci(n, "x-forwarded-for");
             continue;
         }
@@ -632,25 +645,44 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
     }
     /* X-Forwarded-For: the client address appended to what came in, as ALB
      * Ingress does; several incoming fields are joined in order. */
-    put_lit(&o, "X-Forwarded-For: ");
-    for (size_t i = 0; i < m->hdr_cnt && xff_cnt; i++) {
-        if (alb_str_is_ci(m->hdrs[i].name, "x-forwarded-for") && m->hdrs[i].value.len) {
-            put_str(&o, m->hdrs[i].value);
-            put_lit(&o, ", ");
+    if (f->xff == ALB_XFF_APPEND) {
+        put_lit(&o, "X-Forwarded-For: ");
+        for (size_t i = 0; i < m->hdr_cnt && xff_cnt; i++) {
+            if (alb_str_is_ci(m->hdrs[i].name, "x-forwarded-for") && m->hdrs[i].value.len) {
+                put_str(&o, m->hdrs[i].value);
+                put_lit(&o, ", ");
+            }
         }
+        put_cstr(&o, c->ip);
+        put_lit(&o, "\r\n");
     }
-    put_cstr(&o, c->ip);
-    put_lit(&o, "\r\nX-Forwarded-Proto: http\r\n");
-    if (m->authority.len) {
+    if (f->proto)
+        put_lit(&o, "X-Forwarded-Proto: http\r\n");
+    if (f->host && m->authority.len) {
         put_lit(&o, "X-Forwarded-Host: ");
         put_str(&o, m->authority);
         put_lit(&o, "\r\n");
     }
-    put_lit(&o, "X-Forwarded-Port: ");
-    put_uint(&o, c->lst->cfg->port);
-    put_lit(&o, "\r\nX-Real-IP: ");
-    put_cstr(&o, c->ip);
-    put_lit(&o, "\r\n");
+    if (f->port) {
+        put_lit(&o, "X-Forwarded-Port: ");
+        put_uint(&o, c->lst->cfg->port);
+        put_lit(&o, "\r\n");
+    }
+    if (f->real_ip) {
+        put_lit(&o, "X-Real-IP: ");
+        put_cstr(&o, c->ip);
+        put_lit(&o, "\r\n");
+    }
+    if (f->client_port) {
+        put_lit(&o, "X-Forwarded-Client-srcport: ");
+        put_uint(&o, peer_port(c));
+        put_lit(&o, "\r\n");
+    }
+    if (f->slb_id) {
+        put_lit(&o, "SLB-ID: ");
+        put_cstr(&o, f->slb_id);
+        put_lit(&o, "\r\n");
+    }
     if (!has_request_id) {
         put_lit(&o, "X-Request-ID: ");
         const char *id = alb_buf_tail(o.b);

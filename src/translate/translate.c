@@ -334,6 +334,85 @@ struct state {
     struct globals *g;
 };
 
+/* Whether <t> is 1..max visible ASCII characters (a header value as is). */
+static bool printable(const char *t, size_t max)
+{
+    size_t n = 0;
+    for (; t[n]; n++)
+        if ((unsigned char)t[n] <= 0x20 || (unsigned char)t[n] >= 0x7f)
+            return false;
+    return n > 0 && n <= max;
+}
+
+/* ALB's xForwardedForConfig into the listener's "forwarding". A key left
+ * out keeps ALB's default for what backends see (DESIGN.md); a value of the
+ * wrong type is ignored with a warning. */
+static void add_forwarding(struct state *s, const char *ac, size_t i, json_t *xff, json_t *listener)
+{
+    static const struct {
+        const char *key, *field;
+    } flags[] = {{"XForwardedForProtoEnabled", "x_forwarded_proto"},
+                 {"XForwardedForSLBPortEnabled", "x_forwarded_port"},
+                 {"XForwardedForHostEnabled", "x_forwarded_host"},
+                 {"XForwardedForClientSrcPortEnabled", "x_forwarded_client_srcport"}};
+    json_t *fw = json_object();
+    if (!json_is_object(xff)) {
+        diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac, "spec.listeners[%zu].xForwardedForConfig: expected an object, "
+             "ignored", i);
+        json_decref(fw);
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(xff, key, v)
+    {
+        bool known = false;
+        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]) && !known; k++)
+            if (!strcmp(key, flags[k].key)) {
+                known = true;
+                if (json_is_boolean(v))
+                    json_object_set(fw, flags[k].field, v);
+                else
+                    diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac,
+                         "spec.listeners[%zu].xForwardedForConfig.%s: expected true or false, ignored", i, key);
+            }
+        if (known)
+            continue;
+        if (!strcmp(key, "XForwardedForEnabled") || !strcmp(key, "XForwardedForSLBIdEnabled")) {
+            if (!json_is_boolean(v))
+                diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac,
+                     "spec.listeners[%zu].xForwardedForConfig.%s: expected true or false, ignored", i, key);
+            else if (!strcmp(key, "XForwardedForSLBIdEnabled") && json_is_true(v) && printable(ac, 253))
+                json_object_set_new(fw, "slb_id", json_string(ac)); /* the instance is the AlbConfig */
+            else if (!strcmp(key, "XForwardedForEnabled") && json_is_false(v))
+                json_object_set_new(fw, "x_forwarded_for", json_string("keep"));
+        } else if (!strcmp(key, "XForwardedForProcessingMode")) {
+            const char *mode = json_string_value(v);
+            if (mode && (!strcasecmp(mode, "append") || !strcasecmp(mode, "remove"))) {
+                if (!json_object_get(fw, "x_forwarded_for"))
+                    json_object_set_new(fw, "x_forwarded_for", json_string(strcasecmp(mode, "append") ? "remove" : "append"));
+            } else {
+                diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac,
+                     "spec.listeners[%zu].xForwardedForConfig.%s: expected append or remove, ignored", i, key);
+            }
+        } else if (!strncmp(key, "XForwardedForClientCert", 23)) {
+            diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac,
+                 "spec.listeners[%zu].xForwardedForConfig.%s: client certificate headers come with HTTPS listeners "
+                 "(not served yet)", i, key);
+        } else {
+            diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac,
+                 "spec.listeners[%zu].xForwardedForConfig.%s: not supported yet, ignored", i, key);
+        }
+    }
+    /* XForwardedForEnabled false wins over a processing mode */
+    if (json_is_false(json_object_get(xff, "XForwardedForEnabled")))
+        json_object_set_new(fw, "x_forwarded_for", json_string("keep"));
+    if (json_object_size(fw))
+        json_object_set_new(listener, "forwarding", fw);
+    else
+        json_decref(fw);
+}
+
 static void add_albconfig(struct state *s, json_t *ac)
 {
     const char *name = meta(ac, "name");
@@ -389,8 +468,8 @@ static void add_albconfig(struct state *s, json_t *ac)
         json_t *idle = json_object_get(l, "idleTimeout");
         if (json_is_integer(idle) && json_integer_value(idle) >= 1 && json_integer_value(idle) <= 86400)
             json_object_set_new(L->doc, "timeouts", json_pack("{s:I}", "idle_ms", json_integer_value(idle) * 1000));
-        static const char *const read_fields[] = {"port", "protocol", "idleTimeout", "requestTimeout", "aclConfig",
-                                                  "description"};
+        static const char *const read_fields[] = {"port",      "protocol",   "idleTimeout",        "requestTimeout",
+                                                  "aclConfig", "description", "xForwardedForConfig"};
         const char *lkey;
         json_t *lval;
         json_object_foreach(l, lkey, lval)
@@ -402,6 +481,9 @@ static void add_albconfig(struct state *s, json_t *ac)
                 diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", name, "spec.listeners[%zu].%s: not supported yet, ignored", i,
                      lkey);
         }
+        json_t *xff = json_object_get(l, "xForwardedForConfig");
+        if (xff)
+            add_forwarding(s, name, i, xff, L->doc);
         json_t *rt = json_object_get(l, "requestTimeout");
         if (rt && (!json_is_integer(rt) || json_integer_value(rt) < 1 || json_integer_value(rt) > 180))
             diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", name, "spec.listeners[%zu].requestTimeout: expected 1-180 s, "

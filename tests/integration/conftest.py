@@ -57,6 +57,12 @@ class Alb:
                                      stdout=self.log, stderr=self.log, env=env)
         self.wait_ready()
 
+    def write_config(self, cfg):
+        """Replaces the config file atomically, as editors and kubectl do."""
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cfg))
+        os.replace(tmp, self.config_path)
+
     def admin_get(self, path, timeout=5):
         """(status, body) of GET <path> on the admin API."""
         c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=timeout)

@@ -16,12 +16,6 @@ from conftest import free_port, read_response, simple_config
 from test_streaming import WsEcho
 
 
-def write_config(alb, cfg):
-    """Replaces the config file atomically, as editors and kubectl do."""
-    tmp = alb.config_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cfg))
-    os.replace(tmp, alb.config_path)
-
 
 def get(port, path, host="a", conn=None):
     s = conn or socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -77,7 +71,7 @@ def test_route_change_applies_to_open_keepalive_connection(start_alb, backend, b
     assert get(port, "/api/x", conn=keep)[1]["x-backend"] == ["b1"]
     cfg["listeners"][0]["rules"].insert(0, {"match": {"path": {"type": "Prefix", "value": "/api"}},
                                             "actions": [{"type": "forward", "backend": "two"}]})
-    write_config(a, cfg)
+    a.write_config(cfg)
     a.wait_generation(2)
     assert get(port, "/api/x", conn=keep)[1]["x-backend"] == ["b2"]  # same connection, new routes
     assert get(port, "/other", conn=keep)[1]["x-backend"] == ["b1"]
@@ -93,7 +87,7 @@ def test_invalid_version_is_refused_and_serving_one_stays(start_alb, backend):
     assert get(port, "/", conn=keep)[0] == 200
     bad = json.loads(json.dumps(cfg))
     bad["listeners"][0]["rules"][0]["actions"][0]["backend"] = "missing"
-    write_config(a, bad)
+    a.write_config(bad)
     deadline = time.monotonic() + 10
     while a.metrics()["alb_config_refused_total"] < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -106,7 +100,7 @@ def test_invalid_version_is_refused_and_serving_one_stays(start_alb, backend):
     while a.metrics()["alb_config_refused_total"] < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert get(port, "/", conn=keep)[0] == 200
-    write_config(a, cfg)
+    a.write_config(cfg)
     a.wait_generation(2)
     assert get(port, "/", conn=keep)[0] == 200
     keep.close()
@@ -119,7 +113,7 @@ def test_listener_added_then_removed(start_alb, backend):
     second = json.loads(json.dumps(cfg["listeners"][0]))
     second.update(port=port2, name="second")
     cfg["listeners"].append(second)
-    write_config(a, cfg)
+    a.write_config(cfg)
     a.wait_generation(2)
     assert get(port2, "/")[0] == 200
     # a request in flight on the listener when it is removed finishes; the
@@ -130,7 +124,7 @@ def test_listener_added_then_removed(start_alb, backend):
     while not any(r[1].startswith("/slow") for r in backend.requests) and time.monotonic() < deadline:
         time.sleep(0.01)
     cfg["listeners"].pop()
-    write_config(a, cfg)
+    a.write_config(cfg)
     a.wait_generation(3)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port2), timeout=2)
@@ -151,7 +145,7 @@ def test_new_listener_on_busy_port_refuses_whole_version(start_alb, backend):
     extra = json.loads(json.dumps(cfg["listeners"][0]))
     extra.update(port=squatter.getsockname()[1], name="taken")
     cfg["listeners"].append(extra)
-    write_config(a, cfg)
+    a.write_config(cfg)
     deadline = time.monotonic() + 10
     while a.metrics()["alb_config_refused_total"] < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -246,7 +240,7 @@ def test_hot_swap_under_load(start_alb, tmp_path):
         t.start()
     try:
         for i in range(1, 101):
-            write_config(a, version(i))
+            a.write_config(version(i))
             a.wait_generation(1 + i)
             if i == 50:
                 assert get(extra_port, "/")[0] == 200  # the added listener serves

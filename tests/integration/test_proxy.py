@@ -37,6 +37,43 @@ def test_forwarding_headers_added(alb, backend):
     assert len(rid) == 1 and len(rid[0]) == 32 and int(rid[0], 16) >= 0
 
 
+def test_forwarding_settings_of_the_listener(start_alb, backend):
+    """ALB's xForwardedForConfig, as the listener's "forwarding": a header
+    that is on replaces what the client sent; one that is off passes as
+    sent; SLB-ID and the client's source port are added when asked."""
+    port = free_port()
+    a = start_alb(simple_config(port, {"web": [backend]}, forwarding={
+        "x_forwarded_for": "remove", "x_forwarded_proto": False, "x_forwarded_host": False,
+        "x_forwarded_client_srcport": True, "slb_id": "lb-1"}))
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-Proto: https\r\n"
+              b"X-Forwarded-Host: spoofed\r\nSLB-ID: spoofed\r\nX-Forwarded-Client-srcport: 1\r\n\r\n")
+    status, _, body, _ = read_response(s)
+    seen = json.loads(body)
+    assert status == 200
+    assert header(seen, "X-Forwarded-For") == []
+    assert header(seen, "X-Forwarded-Proto") == ["https"]      # off: as the client sent it
+    assert header(seen, "X-Forwarded-Host") == ["spoofed"]
+    assert header(seen, "X-Forwarded-Port") == [str(port)]     # on by default
+    assert header(seen, "X-Real-IP") == ["127.0.0.1"]
+    assert header(seen, "SLB-ID") == ["lb-1"]
+    assert header(seen, "X-Forwarded-Client-srcport") == [str(s.getsockname()[1])]
+    s.close()
+    cfg = json.loads(a.admin_get("/config")[1])
+    assert cfg["listeners"][0]["forwarding"] == {
+        "x_forwarded_for": "remove", "x_forwarded_proto": False, "x_forwarded_port": True,
+        "x_forwarded_host": False, "x_real_ip": True, "x_forwarded_client_srcport": True, "slb_id": "lb-1"}
+
+    # keep: X-Forwarded-For passes untouched, no address appended
+    cfg["listeners"][0]["forwarding"] = {"x_forwarded_for": "keep"}
+    del cfg["generation"]
+    a.write_config(cfg)
+    a.wait_generation(2)
+    r, seen = get_json(port, "/echo", {"X-Forwarded-For": "203.0.113.7"})
+    assert header(seen, "X-Forwarded-For") == ["203.0.113.7"]
+    assert header(seen, "X-Forwarded-Proto") == ["http"]
+
+
 def test_request_id_kept_and_xff_fields_joined(alb):
     req = (b"GET /echo HTTP/1.1\r\nHost: a\r\nX-Request-ID: abc-123\r\nX-Forwarded-For: 1.1.1.1\r\n"
            b"X-Forwarded-For: 2.2.2.2, 3.3.3.3\r\nConnection: close\r\n\r\n")

@@ -58,6 +58,14 @@ static void test_errors_name_the_json_path(void)
     expect_error("{\"version\":1,\"listeners\":[],\"extra\":1}", "extra: unknown field");
     expect_error("{\"version\":1,\"listeners\":[{\"port\":0}]}", "listeners[0].port: expected an integer from 1 to 65535");
     expect_error("{\"version\":1,\"listeners\":[{\"port\":\"80\"}]}", "listeners[0].port");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"forwarding\":{\"x_forwarded_for\":\"add\"}}]}",
+                 "listeners[0].forwarding.x_forwarded_for: expected append, remove or keep");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"forwarding\":{\"slb_id\":\"a\\r\\nX: y\"}}]}",
+                 "listeners[0].forwarding.slb_id: expected 1-253 characters without control characters");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"forwarding\":{\"x_real_ip\":1}}]}",
+                 "listeners[0].forwarding.x_real_ip");
+    expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"forwarding\":{\"xff\":true}}]}",
+                 "listeners[0].forwarding.xff: unknown field");
     expect_error("{\"version\":1,\"listeners\":[{\"port\":80,\"timeouts\":{\"idle\":1}}]}",
                  "listeners[0].timeouts.idle: unknown field");
     expect_error("{\"version\":1,\"listeners\":[{\"port\":80},{\"port\":80}]}",
