@@ -42,6 +42,7 @@
 #include "proxy/worker.h"
 #include "route/route.h"
 #include "source/files.h"
+#include "source/resolve.h"
 #include "translate/translate.h"
 
 #ifndef ALB_VERSION
@@ -85,6 +86,10 @@ struct control {
     struct alb_admin admin;
     struct alb_manifests manifests; /* --manifests: each file's last good objects */
     struct alb_translate_memo *memo; /* --manifests: what the last translation kept */
+    struct alb_resolver *resolver;   /* --manifests: keeps ExternalName Services' names resolved */
+    struct alb_io dns;               /* its eventfd */
+    json_t *resolved;                /* its answers, as last taken */
+    bool dns_changed;                /* they changed since the serving version */
     uint64_t publishes;
     uint64_t endpoint_publishes;  /* of them, endpoints only (routes shared with the one before) */
     uint64_t refused;
@@ -267,6 +272,8 @@ static void format_diag(const struct alb_diag *d, char *out, size_t len)
 struct reuse {
     struct alb_config *serving;       /* borrowed; NULL: nothing is served yet */
     struct alb_translate_memo *memo;  /* borrowed; what the last translation kept */
+    json_t *resolved;                 /* borrowed; DNS answers for ExternalName Services */
+    bool dns_changed;                 /* the answers changed since the serving version */
     bool endpoints_only;              /* out: the version read shares the serving one's routes */
 };
 
@@ -290,8 +297,9 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
     json_t *objects = alb_manifests_objects(m);
     char inner[1024];
     json_t *sources = r && r->memo ? alb_translate_memo_sources(r->memo) : NULL;
-    if (r && r->serving && sources && m->changes == ALB_MANIFEST_CHANGED_ENDPOINTS) {
-        json_t *eps = objects ? alb_translate_endpoints(objects, sources, d) : NULL;
+    unsigned changes = m->changes | (r && r->dns_changed ? ALB_MANIFEST_CHANGED_ENDPOINTS : 0);
+    if (r && r->serving && sources && changes == ALB_MANIFEST_CHANGED_ENDPOINTS) {
+        json_t *eps = objects ? alb_translate_endpoints(objects, sources, r->resolved, d) : NULL;
         json_decref(objects);
         struct alb_config *cfg = eps ? alb_config_with_endpoints(r->serving, eps, inner, sizeof(inner)) : NULL;
         json_decref(eps);
@@ -301,7 +309,7 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
         r->endpoints_only = cfg != NULL;
         return cfg;
     }
-    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap};
+    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap, r ? r->resolved : NULL};
     struct alb_config *cfg = objects ? alb_translate(objects, &to, d, r ? r->memo : NULL, inner, sizeof(inner)) : NULL;
     json_decref(objects);
     if (!cfg)
@@ -318,8 +326,11 @@ static int load_and_publish(struct control *c)
     double t0 = now_seconds();
     struct alb_diags d = {0};
     uint64_t serving_gen;
-    struct reuse r = {.serving = alb_publisher_acquire(&c->pub, &serving_gen), .memo = c->memo};
+    struct reuse r = {.serving = alb_publisher_acquire(&c->pub, &serving_gen), .memo = c->memo,
+                      .resolved = c->resolved, .dns_changed = c->dns_changed};
     struct alb_config *cfg = read_config(c->o, &c->manifests, report_manifest_problem, &r, &d, err, sizeof(err));
+    if (cfg && !r.endpoints_only && c->resolver && alb_translate_memo_external_names(c->memo))
+        alb_resolver_want(c->resolver, alb_translate_memo_external_names(c->memo));
     alb_config_unref(r.serving);
     for (size_t i = 0; i < d.cnt; i++) {
         char line[1400];
@@ -341,8 +352,9 @@ static int load_and_publish(struct control *c)
                       (unsigned long long)alb_publisher_generation(&c->pub), err);
         return -1;
     }
-    /* what is served now is what the manifests say */
+    /* what is served now is what the manifests (and DNS) say */
     c->manifests.changes = 0;
+    c->dns_changed = false;
     if (r.endpoints_only)
         c->endpoint_publishes++;
     c->last_build_seconds = now_seconds() - t0;
@@ -491,6 +503,23 @@ static int open_admin_socket(const char *spec, char *err, size_t err_len)
 
 /* ---- signals and the loop ------------------------------------------------------ */
 
+/* New DNS answers for ExternalName Services: a version with new endpoints. */
+static void on_dns(struct alb_io *io, uint32_t events)
+{
+    struct control *c = (struct control *)((char *)io - offsetof(struct control, dns));
+    (void)events;
+    json_t *answers = alb_resolver_answers(c->resolver);
+    if (!answers || json_equal(answers, c->resolved)) {
+        json_decref(answers);
+        return;
+    }
+    json_decref(c->resolved);
+    c->resolved = answers;
+    c->dns_changed = true;
+    if (!c->stopping)
+        load_and_publish(c);
+}
+
 static void on_signal(struct alb_io *io, uint32_t events)
 {
     struct control *c = (struct control *)((char *)io - offsetof(struct control, sig));
@@ -576,7 +605,7 @@ static int cmd_serve(const struct options *o)
         fprintf(stderr, "alb: eventfd: %s\n", strerror(errno));
         goto out_pub;
     }
-    if (o->manifests_dir && !(c->memo = alb_translate_memo_new())) {
+    if (o->manifests_dir && (!(c->memo = alb_translate_memo_new()) || !(c->resolved = json_object()))) {
         fprintf(stderr, "alb: out of memory\n");
         goto out_pub;
     }
@@ -589,6 +618,15 @@ static int cmd_serve(const struct options *o)
     if (reaper < 0) {
         fprintf(stderr, "alb: cannot start the reaper thread: %s\n", strerror(-reaper));
         goto out_loop;
+    }
+    if (o->manifests_dir) {
+        c->resolver = alb_resolver_start(ALB_RESOLVE_REFRESH_MS);
+        c->dns.fd = c->resolver ? alb_resolver_fd(c->resolver) : -1;
+        c->dns.fn = on_dns;
+        if (!c->resolver || alb_loop_add(&c->loop, &c->dns, EPOLLIN) < 0) {
+            fprintf(stderr, "alb: cannot start the DNS resolver thread\n");
+            goto out_loop;
+        }
     }
     if (load_and_publish(c) < 0)
         goto out_loop; /* the reason was logged */
@@ -674,6 +712,8 @@ out_loop:
 out_pub:
     alb_publisher_deinit(&c->pub);
     alb_manifests_deinit(&c->manifests);
+    alb_resolver_stop(c->resolver);
+    json_decref(c->resolved);
     alb_translate_memo_free(c->memo);
     if (rc == 0)
         alb_log_info("stopped");

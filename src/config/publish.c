@@ -1,6 +1,8 @@
 /* config/publish.c : see publish.h. */
 #include "config/publish.h"
 
+#include "core/loop.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -18,13 +20,6 @@ int alb_publisher_init(struct alb_publisher *p)
     atomic_init(&p->reaper_stop, false);
     p->retire_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return p->retire_fd == -1 ? -errno : 0;
-}
-
-static void wake_retire_fd(struct alb_publisher *p)
-{
-    uint64_t one = 1;
-    ssize_t n = write(p->retire_fd, &one, sizeof(one));
-    (void)n; /* the counter cannot overflow: the reader drains it */
 }
 
 static void *reap(void *arg)
@@ -52,7 +47,7 @@ void alb_publisher_deinit(struct alb_publisher *p)
 {
     if (p->reaper_running) {
         atomic_store_explicit(&p->reaper_stop, true, memory_order_release);
-        wake_retire_fd(p);
+        alb_eventfd_ring(p->retire_fd);
         pthread_join(p->reaper, NULL);
         p->reaper_running = false;
     }
@@ -78,14 +73,13 @@ void alb_publisher_release(struct alb_publisher *p, struct alb_config *c)
         c->retired_next = head;
     while (!atomic_compare_exchange_weak_explicit(&p->retired, &head, c, memory_order_release, memory_order_relaxed));
     if (!head)
-        wake_retire_fd(p);
+        alb_eventfd_ring(p->retire_fd);
 }
 
 void alb_publisher_free_retired(struct alb_publisher *p)
 {
-    uint64_t cnt;
-    if (p->retire_fd != -1 && read(p->retire_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-        return;
+    if (p->retire_fd != -1)
+        alb_eventfd_drain(p->retire_fd);
     struct alb_config *c = atomic_exchange_explicit(&p->retired, NULL, memory_order_acquire);
     while (c) {
         struct alb_config *next = c->retired_next;

@@ -92,3 +92,17 @@ int alb_loop_run_once(struct alb_loop *l, int max_wait_ms)
         return err == EINTR ? 0 : -err;
     return n;
 }
+
+void alb_eventfd_ring(int fd)
+{
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is full, the reader will wake all the same */
+}
+
+void alb_eventfd_drain(int fd)
+{
+    uint64_t cnt;
+    while (read(fd, &cnt, sizeof(cnt)) > 0) {
+    }
+}

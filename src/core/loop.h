@@ -68,4 +68,10 @@ void alb_loop_disarm(struct alb_loop *l, struct alb_timer *t);
  * an event or timer). Returns the number of I/O events, or -errno. */
 int alb_loop_run_once(struct alb_loop *l, int max_wait_ms);
 
+/* An eventfd as a doorbell between threads: alb_eventfd_ring() makes it
+ * readable (any thread; the counter only saturates), alb_eventfd_drain()
+ * makes it quiet again (the thread that watches it). */
+void alb_eventfd_ring(int fd);
+void alb_eventfd_drain(int fd);
+
 #endif

@@ -243,10 +243,8 @@ static void start_drain(struct alb_worker *w)
 static void on_wake(struct alb_io *io, uint32_t events)
 {
     struct alb_worker *w = (struct alb_worker *)((char *)io - offsetof(struct alb_worker, wake));
-    uint64_t v;
     (void)events;
-    while (read(io->fd, &v, sizeof(v)) > 0) {
-    }
+    alb_eventfd_drain(io->fd);
     if (atomic_load(&w->stop_requested))
         start_drain(w);
 }
@@ -408,12 +406,7 @@ int alb_worker_start(struct alb_worker *w)
     return rc ? -rc : 0;
 }
 
-void alb_worker_wake(struct alb_worker *w)
-{
-    uint64_t one = 1;
-    ssize_t n = write(w->wake.fd, &one, sizeof(one));
-    (void)n; /* the counter only saturates; the worker reads the state itself */
-}
+void alb_worker_wake(struct alb_worker *w) { alb_eventfd_ring(w->wake.fd); }
 
 void alb_worker_request_stop(struct alb_worker *w)
 {

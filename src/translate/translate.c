@@ -13,6 +13,7 @@
 #include "config/regex.h"
 #include "core/addr.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -327,6 +328,8 @@ struct state {
     json_t *endpoints; /* index "ns/name" -> Endpoints */
     json_t *slices;    /* index "ns/service" -> array of its EndpointSlices */
     json_t *sources;   /* backend name -> its Service reference */
+    json_t *resolved;  /* DNS name -> addresses (borrowed); NULL: names are not resolved */
+    json_t *external_names; /* the DNS names of ExternalName Services used (a set); NULL: not wanted */
     struct backend_uses *uses; /* the backends the Ingress being translated uses (backend_key()) */
     struct alb_config_builder *builder;
     uint8_t *ensured;      /* by backend position: ensure_backend() did it in this call */
@@ -617,7 +620,63 @@ static bool add_endpoint(json_t *eps, const char *addr, json_int_t port, bool re
     return true;
 }
 
-enum service_problem { SERVICE_OK, SERVICE_MISSING, SERVICE_EXTERNAL_NAME, SERVICE_NO_PORT };
+enum service_problem {
+    SERVICE_OK,
+    SERVICE_MISSING,
+    SERVICE_NO_PORT,
+    SERVICE_EXTERNAL_INVALID,     /* externalName is not a DNS name or an IP address */
+    SERVICE_EXTERNAL_LOOPBACK,    /* localhost or a loopback address: refused, as ingress-nginx does */
+    SERVICE_EXTERNAL_PENDING,     /* not looked up yet */
+    SERVICE_EXTERNAL_UNRESOLVED,  /* the name does not resolve */
+    SERVICE_EXTERNAL_NOT_SERVING, /* alb translate / check: names are resolved only when serving */
+};
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return a->s6_addr[12] == 127;
+    return IN6_IS_ADDR_LOOPBACK(a);
+}
+
+/* An ExternalName Service's endpoints: its externalName (an IP address, or
+ * a DNS name as the resolver answered it) on the Service port's target port
+ * (a number), else its port, else the port the Ingress names. */
+static enum service_problem external_endpoints(struct state *s, json_t *service, json_t *sp, json_t *pnum, json_t *eps)
+{
+    const char *host = str_at(obj_at(service, "spec"), "externalName");
+    json_t *target = json_object_get(sp, "targetPort");
+    json_int_t port = !sp ? (json_is_integer(pnum) ? json_integer_value(pnum) : -1)
+                      : json_is_integer(target) && json_integer_value(target) > 0 ? json_integer_value(target)
+                                                                                  : json_integer_value(json_object_get(sp, "port"));
+    if (port < 1 || port > 65535)
+        return SERVICE_NO_PORT;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (host && alb_addr_parse(host, (uint16_t)port, &ss, &len)) {
+        if (is_loopback(&ss))
+            return SERVICE_EXTERNAL_LOOPBACK;
+        add_endpoint(eps, host, port, true);
+        return SERVICE_OK;
+    }
+    if (!host || host[0] == '*' || !valid_host(host))
+        return SERVICE_EXTERNAL_INVALID;
+    size_t n = strlen(host);
+    if (!strcasecmp(host, "localhost") || (n > 10 && !strcasecmp(host + n - 10, ".localhost")))
+        return SERVICE_EXTERNAL_LOOPBACK;
+    if (s->external_names)
+        json_object_set_new(s->external_names, host, json_true());
+    if (!s->resolved)
+        return SERVICE_EXTERNAL_NOT_SERVING;
+    json_t *addrs = json_object_get(s->resolved, host);
+    if (!addrs)
+        return SERVICE_EXTERNAL_PENDING;
+    for (size_t i = 0; i < json_array_size(addrs); i++)
+        add_endpoint(eps, json_string_value(json_array_get(addrs, i)), port, true);
+    return json_array_size(eps) ? SERVICE_OK : SERVICE_EXTERNAL_UNRESOLVED;
+}
 
 /* Appends to <eps> the endpoints behind port <port_ref> ({"number": N} or
  * {"name": S}) of Service ns/svc, from its EndpointSlices, else its
@@ -630,9 +689,6 @@ static enum service_problem service_endpoints(struct state *s, const char *ns, c
     json_t *service = find_named(s->services, ns, svc);
     if (!service)
         return SERVICE_MISSING;
-    const char *stype = str_at(obj_at(service, "spec"), "type");
-    if (stype && !strcmp(stype, "ExternalName"))
-        return SERVICE_EXTERNAL_NAME;
     /* the Service port the Ingress means */
     json_t *sp = NULL;
     json_t *ports = arr_at(obj_at(service, "spec"), "ports");
@@ -642,6 +698,9 @@ static enum service_problem service_endpoints(struct state *s, const char *ns, c
             (pname && str_at(p, "name") && !strcmp(str_at(p, "name"), pname)))
             sp = p;
     }
+    const char *stype = str_at(obj_at(service, "spec"), "type");
+    if (stype && !strcmp(stype, "ExternalName"))
+        return external_endpoints(s, service, sp, pnum, eps);
     if (!sp)
         return SERVICE_NO_PORT;
     const char *sp_name = str_at(sp, "name") ? str_at(sp, "name") : "";
@@ -779,15 +838,30 @@ static void ensure_backend(struct state *s, const char *ns, const char *ing_name
     }
     json_object_set_new(s->backends, key, b);
     json_object_set_new(s->sources, key, json_pack("{s:s,s:s,s:O}", "namespace", ns, "service", svc, "port", port_ref));
-    switch (service_endpoints(s, ns, svc, port_ref, eps)) {
+    enum service_problem problem = service_endpoints(s, ns, svc, port_ref, eps);
+    switch (problem) {
     case SERVICE_MISSING:
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name,
              "%s.name: Service %s/%s not found: its requests get 503 until it exists", field, ns, svc);
         break;
-    case SERVICE_EXTERNAL_NAME:
-        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name,
-             "%s.name: Service %s/%s is an ExternalName; resolving it is not supported yet: 503", field, ns, svc);
+    case SERVICE_EXTERNAL_INVALID:
+    case SERVICE_EXTERNAL_LOOPBACK:
+    case SERVICE_EXTERNAL_PENDING:
+    case SERVICE_EXTERNAL_UNRESOLVED:
+    case SERVICE_EXTERNAL_NOT_SERVING: {
+        static const char *const why[] = {
+            [SERVICE_EXTERNAL_INVALID] = "is not a DNS name or an IP address",
+            [SERVICE_EXTERNAL_LOOPBACK] = "is a loopback address, refused as ingress-nginx does",
+            [SERVICE_EXTERNAL_PENDING] = "is being resolved",
+            [SERVICE_EXTERNAL_UNRESOLVED] = "does not resolve",
+            [SERVICE_EXTERNAL_NOT_SERVING] = "is resolved by DNS only when serving",
+        };
+        json_t *service = find_named(s->services, ns, svc);
+        const char *host = str_at(obj_at(service, "spec"), "externalName");
+        diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name, "%s.name: Service %s/%s is an ExternalName whose name "
+             "\"%.253s\" %s: 503 until it has an address", field, ns, svc, host ? host : "", why[problem]);
         break;
+    }
     case SERVICE_NO_PORT:
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, ing_name, "%s.port: Service %s/%s has no such port: 503", field, ns,
              svc);
@@ -1253,6 +1327,7 @@ struct alb_translate_memo {
     size_t cnt;
     size_t next;              /* while translating: the first entry not passed yet */
     json_t *sources;          /* backend name -> its Service reference */
+    json_t *external_names;   /* the DNS names ExternalName Services use */
 };
 
 struct alb_translate_memo *alb_translate_memo_new(void)
@@ -1289,11 +1364,14 @@ void alb_translate_memo_free(struct alb_translate_memo *m)
     memo_drop_ingresses(m);
     json_decref(m->world);
     json_decref(m->sources);
+    json_decref(m->external_names);
     alb_config_builder_deinit(&m->builder);
     free(m);
 }
 
 json_t *alb_translate_memo_sources(const struct alb_translate_memo *m) { return m->sources; }
+
+json_t *alb_translate_memo_external_names(const struct alb_translate_memo *m) { return m->external_names; }
 
 /* What every Ingress's translation depends on besides the Ingress itself. */
 static json_t *world_of(const struct alb_translate_opts *o, const struct kinds *k)
@@ -1387,9 +1465,9 @@ static void drop_service_indexes(struct state *s)
     json_decref(s->endpoints);
 }
 
-json_t *alb_translate_endpoints(json_t *objects, json_t *sources, struct alb_diags *d)
+json_t *alb_translate_endpoints(json_t *objects, json_t *sources, json_t *resolved, struct alb_diags *d)
 {
-    struct state s = {.d = d, .objects = objects};
+    struct state s = {.d = d, .objects = objects, .resolved = resolved};
     struct kinds k;
     if (!kinds_of(objects, &k, false))
         return NULL;
@@ -1401,7 +1479,10 @@ json_t *alb_translate_endpoints(json_t *objects, json_t *sources, struct alb_dia
     json_object_foreach(sources, name, src)
     {
         json_t *eps = json_array();
-        service_endpoints(&s, str_at(src, "namespace"), str_at(src, "service"), json_object_get(src, "port"), eps);
+        const char *ns = str_at(src, "namespace"), *svc = str_at(src, "service");
+        if (service_endpoints(&s, ns, svc, json_object_get(src, "port"), eps) == SERVICE_EXTERNAL_UNRESOLVED)
+            diag(d, ALB_DIAG_WARNING, "Service", ns, svc, "spec.externalName: \"%.253s\" does not resolve: 503",
+                 str_at(obj_at(find_named(s.services, ns, svc), "spec"), "externalName"));
         json_object_set_new(out, name, eps);
     }
     drop_service_indexes(&s);
@@ -1418,11 +1499,12 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     }
     struct globals g = {false, false, -1, 0, 0}; /* ALB Ingress defaults: no redirect unless asked */
     struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object(), .sources = json_object(),
-                      .builder = &memo->builder, .g = &g};
+                      .resolved = o->resolved, .external_names = json_object(), .builder = &memo->builder, .g = &g};
     struct kinds kinds;
     if (!kinds_of(objects, &kinds, true)) {
         json_decref(s.backends);
         json_decref(s.sources);
+        json_decref(s.external_names);
         alb_translate_memo_free(own);
         snprintf(err, err_len, "out of memory");
         return NULL;
@@ -1522,6 +1604,15 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     json_decref(doc);
     json_decref(memo->sources);
     memo->sources = s.sources;
+    json_decref(memo->external_names);
+    memo->external_names = json_array();
+    const char *host;
+    json_t *yes;
+    json_object_foreach(s.external_names, host, yes)
+    {
+        json_array_append_new(memo->external_names, json_string(host));
+    }
+    json_decref(s.external_names);
     for (size_t k = 0; per_lst.sets && k < s.lst_cnt; k++)
         free(per_lst.sets[k]);
     free(per_lst.sets);

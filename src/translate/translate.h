@@ -22,6 +22,9 @@ struct alb_translate_opts {
     const char *controller;     /* IngressClass spec.controller that is ours */
     const char *listen_address; /* address listeners bind; NULL: 0.0.0.0 */
     const char *configmap;      /* "namespace/name" of the global options; NULL: none */
+    json_t *resolved;           /* DNS name -> array of addresses, for ExternalName Services (a name
+                                   absent: not looked up yet; []: does not resolve); NULL: not resolved
+                                   here (alb translate, alb check) */
 };
 
 enum alb_diag_level { ALB_DIAG_INFO, ALB_DIAG_WARNING, ALB_DIAG_ERROR };
@@ -53,6 +56,11 @@ void alb_translate_memo_free(struct alb_translate_memo *m);
  * Borrowed; NULL before the first. */
 json_t *alb_translate_memo_sources(const struct alb_translate_memo *m);
 
+/* alb_translate_memo_external_names() : the DNS names of the ExternalName
+ * Services the last alb_translate() used (an array; borrowed; NULL before
+ * the first): what to keep resolved. */
+json_t *alb_translate_memo_external_names(const struct alb_translate_memo *m);
+
 /* alb_translate() : the snapshot <objects> (an array) describe, built with
  * the same strict loader as a config file (routes not compiled yet);
  * diagnostics are appended to <d>. <memo> may be NULL. With a memo, objects
@@ -65,8 +73,8 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
 /* alb_translate_endpoints() : the endpoints of every backend in <sources>
  * (alb_translate_memo_sources()) as <objects> now say: an object mapping
  * backend name to its "endpoints" array, exactly as alb_translate() would
- * build them when only EndpointSlices and Endpoints changed. One new
- * reference. */
-json_t *alb_translate_endpoints(json_t *objects, json_t *sources, struct alb_diags *d);
+ * build them when only EndpointSlices, Endpoints or the DNS answers
+ * <resolved> changed. One new reference. */
+json_t *alb_translate_endpoints(json_t *objects, json_t *sources, json_t *resolved, struct alb_diags *d);
 
 #endif

@@ -2,6 +2,7 @@
 Kubernetes objects in DIR say, follows their changes, and keeps serving
 through broken files and invalid objects. Plus `alb translate` and
 `alb check`."""
+import ipaddress
 import json
 import os
 import socket
@@ -254,6 +255,58 @@ def test_endpoint_changes_share_the_routes(tmp_path, start_alb, backend, backend
     keep.sendall(b"GET /v2 HTTP/1.1\r\nHost: foo.bar.com\r\n\r\n")
     assert read_response(keep)[0] == 200
     keep.close()
+
+
+def test_external_name_services_resolved_by_dns(tmp_path, start_alb, backend):
+    """An ExternalName Service is served at the addresses its name resolves
+    to (here the machine's host name, which /etc/hosts maps to a loopback
+    address), once the resolver answers; localhost is refused as
+    ingress-nginx does; a name that stops resolving answers 503."""
+    name = socket.gethostname()
+    try:
+        addrs = {ai[4][0] for ai in socket.getaddrinfo(name, None)}
+    except OSError:
+        addrs = set()
+    if not addrs or not all(ipaddress.ip_address(a).is_loopback for a in addrs):
+        pytest.skip(f"host name {name!r} does not resolve to loopback addresses only: {addrs}")
+    d = tmp_path / "m"
+    d.mkdir()
+    port = free_port()
+    (d / "00-albconfig.yaml").write_text(albconfig(port))
+
+    def services(external):
+        return textwrap.dedent(f"""\
+            apiVersion: v1
+            kind: Service
+            metadata: {{name: ext, namespace: default}}
+            spec: {{type: ExternalName, externalName: "{external}", ports: [{{port: 80, targetPort: {backend.port}}}]}}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {{name: local, namespace: default}}
+            spec: {{type: ExternalName, externalName: localhost, ports: [{{port: 80, targetPort: {backend.port}}}]}}
+            """)
+    (d / "10-services.yaml").write_text(services(name))
+    (d / "20-ingress.json").write_text(ingress("web", [{"host": "ext.com", "http": {"paths": [path("/", "ext")]}},
+                                                       {"host": "local.com", "http": {"paths": [path("/", "local")]}}]))
+    a = start_alb(manifests=d, port=port)
+    a.dir = d
+    a.wait_generation(2)  # the resolver's answer, published as an endpoint change
+    assert a.metrics()["alb_config_endpoint_publishes_total"] == 1
+    assert get(port, "/x", "ext.com") == (200, "b1")
+    assert get(port, "/x", "local.com")[0] == 503
+    log = a.log_path.read_text()
+    assert f'whose name "{name}" is being resolved' in log
+    assert 'whose name "localhost" is a loopback address, refused' in log
+
+    replace(a, "10-services.yaml", services("does-not-exist.invalid"))
+    deadline = time.monotonic() + 20
+    while get(port, "/x", "ext.com")[0] != 503 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert get(port, "/x", "ext.com")[0] == 503
+    while "does not resolve" not in a.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert '"does-not-exist.invalid" does not resolve' in a.log_path.read_text()
 
 
 def test_translate_and_check_commands(tmp_path):

@@ -9,7 +9,7 @@
 #include "translate/translate.h"
 #include "test.h"
 
-static const struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config"};
+static const struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config", NULL};
 
 /* A folder's worth of objects: an AlbConfig, our class, two Services with
  * slices, and Ingresses "a" and "b". */
@@ -207,7 +207,7 @@ static void test_endpoints_alone(void)
     json_t *slice = replace(objects, "EndpointSlice", "tea-1");
     json_array_append_new(json_object_get(slice, "endpoints"),
                           json_pack("{s:[s],s:{s:b}}", "addresses", "127.0.0.9", "conditions", "ready", 0));
-    json_t *eps = alb_translate_endpoints(objects, alb_translate_memo_sources(memo), &d);
+    json_t *eps = alb_translate_endpoints(objects, alb_translate_memo_sources(memo), NULL, &d);
     struct alb_config *c2 = c1 && eps ? alb_config_with_endpoints(c1, eps, err, sizeof(err)) : NULL;
     struct alb_config *fresh = alb_translate(objects, &opts, &d, NULL, err, sizeof(err));
     char *t2 = c2 ? alb_config_to_json(c2) : NULL, *tf = fresh ? alb_config_to_json(fresh) : NULL;
