@@ -504,10 +504,6 @@ bool alb_h1_header_is_hop_by_hop(const struct alb_h1_msg *m, struct alb_str name
         if (alb_str_is_ci(name, "te"))
             return true;
         break;
-    case 7:
-        if (alb_str_is_ci(name, "trailer"))
-            return false; /* forwarded: trailers pass through */
-        break;
     case 10:
         if (alb_str_is_ci(name, "connection") || alb_str_is_ci(name, "keep-alive"))
             return true;
@@ -515,10 +511,6 @@ bool alb_h1_header_is_hop_by_hop(const struct alb_h1_msg *m, struct alb_str name
     case 16:
         if (alb_str_is_ci(name, "proxy-connection"))
             return true;
-        break;
-    case 19:
-        if (alb_str_is_ci(name, "proxy-authenticate"))
-            return false; /* end-to-end in practice; left for the origin */
         break;
     default:
         break;

@@ -97,6 +97,13 @@ static void test_connection_options(void)
     CHECK(alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("x-secret")));
     CHECK(alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("Keep-Alive")));
     CHECK(!alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("Host")));
+    /* Trailer and Proxy-Authenticate are end-to-end unless Connection names them */
+    CHECK(!alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("Trailer")));
+    CHECK(!alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("Proxy-Authenticate")));
+    CHECK_EQ_INT(parse_req_bytewise("GET / HTTP/1.1\r\nHost: a\r\nConnection: trailer, proxy-authenticate\r\n\r\n"),
+                 ALB_H1_DONE);
+    CHECK(alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("Trailer")));
+    CHECK(alb_h1_header_is_hop_by_hop(&msg, ALB_STR_LIT("proxy-authenticate")));
     CHECK_EQ_INT(parse_req_bytewise("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
                  ALB_H1_DONE);
     CHECK(msg.flags & ALB_H1_F_CONN_UPGRADE);
