@@ -5,8 +5,8 @@
 CC ?= cc
 CLANG ?= clang
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Isrc -pthread \
-                 $(shell pkg-config --cflags jansson libpcre2-8 yaml-0.1 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 yaml-0.1 2>/dev/null || echo -ljansson -lpcre2-8 -lyaml) -pthread
+                 $(shell pkg-config --cflags jansson libpcre2-8 yaml-0.1 zlib 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 yaml-0.1 zlib 2>/dev/null || echo -ljansson -lpcre2-8 -lyaml -lz) -pthread
 
 OPT_CFLAGS := $(CFLAGS_COMMON) -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -69,7 +69,7 @@ build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libalb.a
 
 # Each fuzz target links the parsers of outside input and what they feed.
 FUZZ_LIB_SRCS := src/http/h1.c src/http/path.c src/config/config.c src/config/publish.c src/config/regex.c src/core/addr.c \
-                 src/core/loop.c src/core/timer.c src/core/clock.c \
+                 src/core/loop.c src/core/timer.c src/core/clock.c src/proxy/gzip.c \
                  src/route/route.c src/source/yaml.c src/translate/translate.c
 
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)

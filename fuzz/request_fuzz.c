@@ -1,13 +1,15 @@
 /* fuzz/request_fuzz.c : the request head parser on arbitrary bytes.
  * Checks, besides memory safety: parsing the input whole and one byte at a
  * time agree, a DONE head lies within the input, and its slices point into
- * it. The path normaliser runs on every parsed path. */
+ * it. The path normaliser runs on every parsed path, the Accept-Encoding
+ * reader (proxy/gzip.c) on every parsed head. */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "http/h1.h"
 #include "http/path.h"
+#include "proxy/gzip.h"
 
 static struct alb_h1_msg whole, bytewise;
 
@@ -48,6 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         static char out[ALB_H1_MAX_TARGET_LEN + 2];
         long len = alb_path_normalize(whole.path.p, whole.path.len, out, sizeof(out));
         assert(len <= (long)whole.path.len);
+        (void)alb_gzip_accepted(&whole);
     } else if (r == ALB_H1_ERROR) {
         assert(whole.error_status >= 400 && whole.error_status < 600 && whole.error);
         assert(whole.error_status == bytewise.error_status);

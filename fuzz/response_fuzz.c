@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/h1.h"
+#include "proxy/gzip.h"
 
 static struct alb_h1_msg msg;
 
@@ -47,8 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     size_t scanned = 0;
     enum alb_h1_result r = alb_h1_parse_response((const char *)d, n, &scanned, &msg);
-    if (r == ALB_H1_DONE)
+    if (r == ALB_H1_DONE) {
         assert(msg.head_len <= n && msg.status >= 100 && msg.status <= 599);
+        (void)alb_gzip_eligible(&msg); /* the headers that decide compression */
+    }
     else if (r == ALB_H1_ERROR)
         assert(msg.error_status == 502);
 

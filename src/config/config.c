@@ -1161,7 +1161,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
                           struct alb_rule_set *const *extra, size_t extra_cnt)
 {
     static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", "acl",
-                                         "forwarding", NULL};
+                                         "forwarding", "gzip", NULL};
     static const char *const timeout_fields[] = {"client_header_ms", "idle_ms", "tunnel_idle_ms", NULL};
     static const char *const limit_fields[] = {"max_body_bytes", "max_connections", NULL};
     if (check_fields(c, o, fields) < 0)
@@ -1215,7 +1215,8 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
             return -1;
         pop(c, n);
     }
-    if (parse_forwarding(c, json_object_get(o, "forwarding"), &l->forwarding) < 0)
+    if (parse_forwarding(c, json_object_get(o, "forwarding"), &l->forwarding) < 0 ||
+        get_bool(c, o, "gzip", &l->gzip) < 0)
         return -1;
     json_t *acl = json_object_get(o, "acl");
     if (acl) {
@@ -1740,10 +1741,12 @@ static json_t *listener_to_json(const struct alb_config *c, const struct alb_lis
                            "x_forwarded_client_srcport", f->client_port);
     if (fw && f->slb_id)
         json_object_set_new(fw, "slb_id", json_string(f->slb_id));
-    if (o)
+    if (o) {
         json_object_set_new(o, "forwarding", fw);
-    else
+        json_object_set_new(o, "gzip", json_boolean(l->gzip));
+    } else {
         json_decref(fw);
+    }
     return o;
 }
 

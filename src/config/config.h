@@ -260,6 +260,7 @@ struct alb_listener_cfg {
     struct alb_cidr *acl;        /* owned */
     size_t acl_cnt;
     struct alb_forwarding forwarding;
+    bool gzip;                   /* compress responses for clients that take gzip (ALB's gzipEnabled) */
 };
 
 /* Frees a compiled router; set by route/ so that config/ does not depend on it. */

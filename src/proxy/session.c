@@ -41,6 +41,7 @@
 #include "http/path.h"
 #include "lb/ratelimit.h"
 #include "net/sock.h"
+#include "proxy/gzip.h"
 #include "proxy/mirror.h"
 #include "proxy/side.h"
 #include "proxy/upstream.h"
@@ -87,6 +88,8 @@ struct body {
 #define C_RETRIED (1u << 6)        /* already retried once on a fresh connection */
 #define C_REQ_WRITE_FAILED (1u << 7) /* upstream refused more request bytes */
 #define C_LOG_PENDING (1u << 8)      /* a request is routed and not logged yet */
+#define C_ACCEPTS_GZIP (1u << 9)     /* the listener compresses and this request takes gzip */
+#define C_GZIP_FINISHED (1u << 10)   /* the compressed body is complete in c->out */
 
 struct alb_client {
     struct alb_side side; /* first: the epoll pointer is the client */
@@ -106,6 +109,7 @@ struct alb_client {
     const struct alb_action *cors;       /* the rule's cors action when the Origin passed */
     char *cors_origin;                   /* owned; the Origin to echo, NULL for "*" */
     struct alb_mirror *mirror;           /* the request's mirror while its body is copied */
+    struct alb_gzip *gz;                 /* owned: compressing the response (proxy/gzip.h) */
     uint64_t max_body_bytes;             /* the request's limit (rule, else listener); 0: none */
     struct alb_access_rec *log;          /* owned; the access log's record, when logging is on */
     uint64_t log_bytes;                  /* ALB's own response body, for the log */
@@ -171,6 +175,15 @@ static void drop_mirror(struct alb_client *c)
         alb_mirror_abort(c->mirror); /* clears c->mirror */
 }
 
+static void stop_gzip(struct alb_client *c)
+{
+    if (c->gz) {
+        alb_gzip_end(c->gz);
+        c->gz = NULL;
+        c->w->gzip_cnt--;
+    }
+}
+
 static void clear_cors(struct alb_client *c)
 {
     if (c->cors_origin) { /* rare: skip a call per request */
@@ -208,6 +221,7 @@ static void close_client(struct alb_client *c)
     c->log = NULL;
     clear_cors(c);
     drop_mirror(c);
+    stop_gzip(c);
     if (c->hold) {
         alb_worker_hold_release(w, c->hold);
         c->hold = NULL;
@@ -716,8 +730,16 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
         struct alb_str n = m->hdrs[i].name;
         if (alb_h1_header_is_hop_by_hop(m, n) || (alb_str_is_ci(n, "upgrade") && !switching))
             continue;
-        if (c->resp.dechunk && alb_str_is_ci(n, "transfer-encoding"))
+        if ((c->resp.dechunk || c->gz) && alb_str_is_ci(n, "transfer-encoding"))
             continue;
+        if (c->gz && alb_str_is_ci(n, "content-length"))
+            continue;
+        if (c->gz && alb_str_is_ci(n, "etag") && !(m->hdrs[i].value.len > 1 && m->hdrs[i].value.p[0] == 'W')) {
+            put_lit(&o, "ETag: W/"); /* the bytes differ from the origin's: a weak validator */
+            put_str(&o, m->hdrs[i].value);
+            put_lit(&o, "\r\n");
+            continue;
+        }
         if (!informational && header_op_drops(c->rule, ALB_ACT_RESPONSE_HEADER, n))
             continue;
         has_date |= alb_str_is_ci(n, "date");
@@ -737,6 +759,11 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
         }
         if (!has_server)
             put_lit(&o, "Server: alb\r\n");
+        if (c->gz) {
+            put_lit(&o, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+            if (c->minor == 1)
+                put_lit(&o, "Transfer-Encoding: chunked\r\n");
+        }
         if (c->flags & C_CLOSE_AFTER)
             put_lit(&o, "Connection: close\r\n");
         else if (c->minor == 0)
@@ -916,6 +943,8 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
     c->flags &= ~C_HEAD_TIMING;
     c->method_id = (uint8_t)m->method_id;
     c->minor = (uint8_t)m->minor;
+    if (c->lst->cfg->gzip && m->method_id != ALB_H1_M_HEAD && alb_gzip_accepted(m))
+        c->flags |= C_ACCEPTS_GZIP;
     if (m->minor == 0) {
         if (m->flags & ALB_H1_F_CONN_KEEPALIVE)
             c->flags |= C_KEEPALIVE_10;
@@ -1240,6 +1269,13 @@ static bool on_response_head(struct alb_client *c)
     }
     if ((m->flags & ALB_H1_F_CONN_CLOSE) || (m->minor == 0 && !(m->flags & ALB_H1_F_CONN_KEEPALIVE)))
         up->flags |= ALB_UP_NO_REUSE;
+    if ((c->flags & C_ACCEPTS_GZIP) && c->resp.kind != B_NONE && c->w->gzip_cnt < ALB_GZIP_MAX_PER_WORKER &&
+        alb_gzip_eligible(m) && (c->gz = alb_gzip_start())) {
+        c->w->gzip_cnt++;
+        c->resp.dechunk = true; /* data only: the compressed body is framed anew */
+        if (c->minor == 0)
+            c->flags |= C_CLOSE_AFTER; /* an HTTP/1.0 client learns the end by the close */
+    }
     /* A request body still unsent when the answer comes cannot be resynced. */
     if (!c->req.done || c->w->draining || c->lst->retired)
         c->flags |= C_CLOSE_AFTER;
@@ -1331,6 +1367,36 @@ static bool step_idle(struct alb_client *c)
     return true;
 }
 
+/* compress_body() : moves the response body's ready bytes from <src>
+ * through the compressor into c->out, as much as fits. 0, or -1 when the
+ * compressor fails (the client is then closed: its body is cut). */
+static int compress_body(struct alb_client *c, struct alb_buf *src)
+{
+    if (!c->gz)
+        return 0; /* finished, or cut */
+    if (!ensure_out(c))
+        return -1;
+    for (;;) {
+        size_t ready = src ? c->resp.ready : 0;
+        bool finished;
+        ssize_t took = alb_gzip_step(c->gz, ready ? alb_buf_head(src) : NULL, ready, c->resp.done, c->minor == 1,
+                                     c->out, &finished);
+        if (took < 0)
+            return -1;
+        if (took) {
+            alb_buf_consume(src, (size_t)took);
+            c->resp.ready -= (uint32_t)took;
+        }
+        if (finished) {
+            c->flags |= C_GZIP_FINISHED;
+            stop_gzip(c);
+            return 0;
+        }
+        if (!took || !src || c->resp.ready == 0)
+            return 0; /* no room left, or nothing more to take now */
+    }
+}
+
 static bool step_active(struct alb_client *c)
 {
     struct alb_worker *w = c->w;
@@ -1408,6 +1474,10 @@ static bool step_active(struct alb_client *c)
                     c->flags |= C_CLOSE_AFTER;
                     c->resp.done = true;
                     c->resp.kind = B_EOF;
+                    if (c->gz) { /* never end the gzip stream of a truncated body: the client must see it cut */
+                        stop_gzip(c);
+                        c->flags |= C_GZIP_FINISHED;
+                    }
                 }
                 progress = true;
             }
@@ -1429,6 +1499,13 @@ static bool step_active(struct alb_client *c)
     }
 
     struct alb_buf *src = up && c->resp_phase == R_BODY ? up->side.in : NULL;
+    if ((c->flags & C_ACCEPTS_GZIP) && (c->gz || (c->flags & C_GZIP_FINISHED)) && c->resp_phase == R_BODY) {
+        if (compress_body(c, src) < 0) {
+            close_client(c);
+            return false;
+        }
+        src = NULL; /* what goes out is in c->out */
+    }
     ssize_t n = pump(&c->side, c->out, src, src ? &c->resp : NULL, &body_len);
     if (n == ALB_SIDE_FAILED) {
         close_client(c);
@@ -1443,7 +1520,7 @@ static bool step_active(struct alb_client *c)
         finish_request(c);
         return true;
     }
-    if (out_empty && c->resp_phase == R_BODY && c->resp.done && c->resp.ready == 0) {
+    if (out_empty && c->resp_phase == R_BODY && c->resp.done && c->resp.ready == 0 && !c->gz) {
         finish_request(c); /* it closes if the request was not sent whole */
         return true;
     }

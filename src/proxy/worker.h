@@ -99,6 +99,7 @@ struct alb_worker {
     struct alb_client *clients;   /* open client connections */
     size_t client_cnt;
     struct alb_mirror *mirrors;   /* mirrors in flight (proxy/mirror.c) */
+    unsigned gzip_cnt;            /* responses being compressed (proxy/gzip.h) */
     size_t mirror_cnt;
     struct alb_upool **pools;     /* owned open-addressed table of owned pools */
     size_t pool_cap;

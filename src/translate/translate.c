@@ -471,8 +471,9 @@ static void add_albconfig(struct state *s, json_t *ac)
         json_t *idle = json_object_get(l, "idleTimeout");
         if (json_is_integer(idle) && json_integer_value(idle) >= 1 && json_integer_value(idle) <= 86400)
             json_object_set_new(L->doc, "timeouts", json_pack("{s:I}", "idle_ms", json_integer_value(idle) * 1000));
-        static const char *const read_fields[] = {"port",      "protocol",   "idleTimeout",        "requestTimeout",
-                                                  "aclConfig", "description", "xForwardedForConfig"};
+        static const char *const read_fields[] = {"port",        "protocol",            "idleTimeout",
+                                                  "requestTimeout", "aclConfig",       "description",
+                                                  "xForwardedForConfig", "gzipEnabled"};
         const char *lkey;
         json_t *lval;
         json_object_foreach(l, lkey, lval)
@@ -484,6 +485,12 @@ static void add_albconfig(struct state *s, json_t *ac)
                 diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", name, "spec.listeners[%zu].%s: not supported yet, ignored", i,
                      lkey);
         }
+        /* gzipEnabled: on unless false, as in ALB */
+        json_t *gz = json_object_get(l, "gzipEnabled");
+        if (gz && !json_is_boolean(gz))
+            diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", name,
+                 "spec.listeners[%zu].gzipEnabled: expected true or false, using true", i);
+        json_object_set_new(L->doc, "gzip", json_boolean(!json_is_false(gz)));
         json_t *xff = json_object_get(l, "xForwardedForConfig");
         if (xff)
             add_forwarding(s, name, i, xff, L->doc);

@@ -107,6 +107,7 @@ class Backend:
         self.sock.listen(1024)
         self.port = self.sock.getsockname()[1]
         self.stopping = False
+        self.release = threading.Event()  # /text?hold=1 waits for it
         self.clients = set()
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
         self.thread.start()
@@ -216,6 +217,28 @@ class Backend:
                 k = min(n, len(block))
                 c.sendall(block[:k])
                 n -= k
+        elif path == "/text":
+            # a compressible body: n bytes of Content-Type <type>, by
+            # Content-Length or in chunks; with hold=1 the first chunk goes
+            # out and the rest waits for self.release
+            n = int(q.get("n", "0"))
+            body = b"".join(f"{i:08d} some compressible text\n".encode() for i in range(n // 30 + 1))[:n]
+            extra = [f"Content-Type: {q.get('type', 'text/plain')}"]
+            for key, name in (("etag", "ETag"), ("encoding", "Content-Encoding"), ("cc", "Cache-Control")):
+                if key in q:
+                    extra.append(f"{name}: {q[key]}")
+            status = int(q.get("status", "200"))
+            if q.get("chunked") or q.get("hold"):
+                c.sendall((f"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n" + "".join(e + "\r\n" for e in extra)
+                           + "\r\n").encode())
+                for i in range(0, len(body), 4000):
+                    piece = body[i:i + 4000]
+                    c.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    if i == 0 and q.get("hold"):
+                        self.release.wait(10)
+                c.sendall(b"0\r\n\r\n")
+            else:
+                self._respond(c, status, body if method != "HEAD" else b"", extra)
         elif path == "/chunked":
             c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
                       b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 42\r\n\r\n")
