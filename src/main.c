@@ -43,6 +43,7 @@
 #include "route/route.h"
 #include "source/files.h"
 #include "source/resolve.h"
+#include "tls/tls.h"
 #include "translate/translate.h"
 
 #ifndef ALB_VERSION
@@ -82,6 +83,7 @@ struct control {
     char config_dir[PATH_MAX];
     char config_base[NAME_MAX + 1];
     struct alb_timer debounce;
+    struct alb_timer ticket_keys;  /* rotates the TLS session ticket keys */
     uint64_t burst_start_ms;     /* when the first write of the pending burst was seen */
     struct alb_admin admin;
     struct alb_manifests manifests; /* --manifests: each file's last good objects */
@@ -342,7 +344,8 @@ static int load_and_publish(struct control *c)
     }
     alb_diags_deinit(&d);
     if (cfg && !r.endpoints_only &&
-        (alb_route_compile(cfg, err, sizeof(err)) < 0 || check_new_listeners(c, cfg, err, sizeof(err)) < 0)) {
+        (alb_route_compile(cfg, err, sizeof(err)) < 0 || alb_tls_compile(cfg, err, sizeof(err)) < 0 ||
+         check_new_listeners(c, cfg, err, sizeof(err)) < 0)) {
         alb_config_free(cfg);
         cfg = NULL;
     }
@@ -370,6 +373,14 @@ static int load_and_publish(struct control *c)
     if (!r.endpoints_only)
         malloc_trim(0);
     return 0;
+}
+
+static void on_ticket_keys(struct alb_timer *t)
+{
+    struct control *c = (struct control *)((char *)t - offsetof(struct control, ticket_keys));
+    alb_tls_rotate_ticket_keys();
+    if (alb_loop_arm(&c->loop, &c->ticket_keys, ALB_TLS_TICKET_ROTATE_MS) < 0)
+        alb_log_warn("action=\"rotating TLS ticket keys\" out of memory: the current key stays");
 }
 
 static void on_debounce(struct alb_timer *t)
@@ -567,7 +578,7 @@ static int cmd_check(const struct options *o, bool print)
         return rejected ? 1 : 0;
     }
     alb_manifests_deinit(&m);
-    if (alb_route_compile(cfg, err, sizeof(err)) < 0) {
+    if (alb_route_compile(cfg, err, sizeof(err)) < 0 || alb_tls_compile(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "alb: %s\n", err);
         alb_config_free(cfg);
         return 1;
@@ -614,6 +625,15 @@ static int cmd_serve(const struct options *o)
         goto out_pub;
     }
     alb_timer_init(&c->debounce, on_debounce);
+    alb_timer_init(&c->ticket_keys, on_ticket_keys);
+    if (alb_tls_init(err, sizeof(err)) < 0) {
+        fprintf(stderr, "alb: TLS: %s\n", err);
+        goto out_loop;
+    }
+    if (alb_loop_arm(&c->loop, &c->ticket_keys, ALB_TLS_TICKET_ROTATE_MS) < 0) {
+        fprintf(stderr, "alb: out of memory\n");
+        goto out_loop;
+    }
     int reaper = alb_publisher_start_reaper(&c->pub);
     if (reaper < 0) {
         fprintf(stderr, "alb: cannot start the reaper thread: %s\n", strerror(-reaper));

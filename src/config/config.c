@@ -455,6 +455,132 @@ static int parse_host(struct ctx *c, const char *h, char **out)
     return 0;
 }
 
+/* ---- TLS of HTTPS listeners ----------------------------------------------- */
+
+const char *const alb_tls_policy_names[5] = {"tls_cipher_policy_1_0", "tls_cipher_policy_1_1",
+                                              "tls_cipher_policy_1_2", "tls_cipher_policy_1_2_strict",
+                                              "tls_cipher_policy_1_2_strict_with_1_3"};
+
+#define REDACTED_KEY "(redacted)"
+
+static int parse_certificate(struct ctx *c, json_t *o, struct alb_certificate *cert)
+{
+    static const char *const fields[] = {"name", "hosts", "cert_pem", "key_pem", NULL};
+    const char *name, *pem, *key;
+    char **hosts;
+    size_t host_cnt;
+    if (check_fields(c, o, fields) < 0 || get_str(c, o, "name", true, &name) < 0 ||
+        get_str(c, o, "cert_pem", true, &pem) < 0 || get_str(c, o, "key_pem", true, &key) < 0 ||
+        get_strings(c, o, "hosts", false, &hosts, &host_cnt) < 0)
+        return -1;
+    cert->name = xstrdup(name);
+    cert->hosts = xcalloc(host_cnt, sizeof(*cert->hosts));
+    cert->host_cnt = host_cnt;
+    int rc = 0;
+    size_t hn = push_key(c, "hosts");
+    for (size_t i = 0; i < host_cnt; i++) {
+        size_t k = push_index(c, i);
+        if (rc == 0 && (rc = parse_host(c, hosts[i], &cert->hosts[i])) == 0)
+            pop(c, k);
+        free(hosts[i]);
+    }
+    free(hosts);
+    if (rc < 0)
+        return -1;
+    pop(c, hn);
+    if (!name[0] || !strstr(pem, "-----BEGIN CERTIFICATE-----")) {
+        push_key(c, name[0] ? "cert_pem" : "name");
+        return failf(c, name[0] ? "expected a PEM certificate" : "must not be empty");
+    }
+    if (!strcmp(key, REDACTED_KEY) || !strstr(key, "-----BEGIN")) {
+        push_key(c, "key_pem");
+        return failf(c, "expected a PEM private key%s", strcmp(key, REDACTED_KEY) ? "" : " (/config does not show keys)");
+    }
+    cert->cert_pem = xstrdup(pem);
+    cert->key_pem = xstrdup(key);
+    return 0;
+}
+
+/* The "tls" object of an HTTPS listener. */
+static int parse_tls(struct ctx *c, json_t *o, struct alb_listener_tls *t)
+{
+    static const char *const fields[] = {"policy", "http2", "certificates", "default_certificate", "hsts", NULL};
+    size_t n = push_key(c, "tls");
+    if (!o)
+        return failf(c, "required for an HTTPS listener");
+    const char *policy, *def, *hsts;
+    int rc;
+    t->http2 = true;
+    t->default_cert = -1;
+    if (check_fields(c, o, fields) < 0 || get_str(c, o, "policy", false, &policy) < 0 ||
+        get_bool(c, o, "http2", &t->http2) < 0 || get_str(c, o, "default_certificate", false, &def) < 0 ||
+        get_str(c, o, "hsts", false, &hsts) < 0)
+        return -1;
+    t->policy = ALB_TLS_POLICY_1_0; /* ALB's default */
+    if (policy) {
+        size_t i = 0;
+        while (i < 5 && strcmp(policy, alb_tls_policy_names[i]))
+            i++;
+        if (i == 5) {
+            push_key(c, "policy");
+            return failf(c, "expected one of tls_cipher_policy_1_0, _1_1, _1_2, _1_2_strict, _1_2_strict_with_1_3");
+        }
+        t->policy = (enum alb_tls_policy)i;
+    }
+    if (hsts && (!hsts[0] || strlen(hsts) > 256 || !is_field_value_text(hsts))) {
+        push_key(c, "hsts");
+        return failf(c, "expected a header value of 1-256 characters");
+    }
+    t->hsts = hsts ? xstrdup(hsts) : NULL;
+    json_t *certs = get_array(c, o, "certificates", false, &rc);
+    if (rc < 0)
+        return -1;
+    t->cert_cnt = json_array_size(certs);
+    t->certs = xcalloc(t->cert_cnt, sizeof(*t->certs));
+    size_t cn = push_key(c, "certificates");
+    for (size_t i = 0; i < t->cert_cnt; i++) {
+        size_t k = push_index(c, i);
+        if (parse_certificate(c, json_array_get(certs, i), &t->certs[i]) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(t->certs[j].name, t->certs[i].name))
+                return failf(c, "a second certificate named \"%.64s\"", t->certs[i].name);
+        pop(c, k);
+    }
+    pop(c, cn);
+    if (t->cert_cnt)
+        t->default_cert = 0; /* the first, unless one is named */
+    if (def) {
+        long found = -1;
+        for (size_t i = 0; i < t->cert_cnt && found < 0; i++)
+            if (!strcmp(t->certs[i].name, def))
+                found = (long)i;
+        if (found < 0) {
+            push_key(c, "default_certificate");
+            return failf(c, "no certificate named \"%.64s\"", def);
+        }
+        t->default_cert = found;
+    }
+    pop(c, n);
+    return 0;
+}
+
+static void free_tls(struct alb_listener_tls *t, alb_tls_state_free_fn *state_free)
+{
+    if (t->state && state_free)
+        state_free(t->state);
+    for (size_t i = 0; i < t->cert_cnt; i++) {
+        free(t->certs[i].name);
+        for (size_t h = 0; h < t->certs[i].host_cnt; h++)
+            free(t->certs[i].hosts[h]);
+        free(t->certs[i].hosts);
+        free(t->certs[i].cert_pem);
+        free(t->certs[i].key_pem);
+    }
+    free(t->certs);
+    free(t->hsts);
+}
+
 /* ---- backend positions ------------------------------------------------------ */
 
 void alb_config_builder_init(struct alb_config_builder *b)
@@ -1161,7 +1287,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
                           struct alb_rule_set *const *extra, size_t extra_cnt)
 {
     static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", "acl",
-                                         "forwarding", "gzip", NULL};
+                                         "forwarding", "gzip", "tls", NULL};
     static const char *const timeout_fields[] = {"client_header_ms", "idle_ms", "tunnel_idle_ms", NULL};
     static const char *const limit_fields[] = {"max_body_bytes", "max_connections", NULL};
     if (check_fields(c, o, fields) < 0)
@@ -1178,10 +1304,17 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
     if (get_uint(c, o, "port", 1, 65535, &port) < 0)
         return -1;
     l->port = (uint16_t)port;
-    if (proto && strcmp(proto, "HTTP") != 0) {
+    l->https = proto && !strcmp(proto, "HTTPS");
+    if (proto && strcmp(proto, "HTTP") != 0 && !l->https) {
         size_t n = push_key(c, "protocol");
-        return failf(c, "unsupported protocol \"%.32s\" (supported: HTTP)", proto), pop(c, n), -1;
+        return failf(c, "unsupported protocol \"%.32s\" (supported: HTTP, HTTPS)", proto), pop(c, n), -1;
     }
+    if (!l->https && json_object_get(o, "tls")) {
+        push_key(c, "tls");
+        return failf(c, "only for an HTTPS listener");
+    }
+    if (l->https && parse_tls(c, json_object_get(o, "tls"), &l->tls) < 0)
+        return -1;
     if (!addr)
         addr = c->default_address ? c->default_address : "0.0.0.0";
     if (!alb_addr_parse(addr, l->port, &l->addr, &l->addr_len)) {
@@ -1190,7 +1323,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
     }
     l->address = xstrdup(addr);
     char defname[32];
-    snprintf(defname, sizeof(defname), "http-%u", (unsigned)l->port);
+    snprintf(defname, sizeof(defname), "%s-%u", l->https ? "https" : "http", (unsigned)l->port);
     l->name = xstrdup(name ? name : defname);
     l->client_header_timeout_ms = ALB_DEFAULT_CLIENT_HEADER_TIMEOUT_MS;
     l->idle_timeout_ms = ALB_DEFAULT_IDLE_TIMEOUT_MS;
@@ -1555,6 +1688,7 @@ void alb_config_free(struct alb_config *c)
         free(l->address);
         free(l->acl);
         free(l->forwarding.slb_id);
+        free_tls(&l->tls, c->tls_free);
     }
     free(c->listeners);
     for (size_t i = 0; i < c->backend_cnt; i++)
@@ -1717,13 +1851,30 @@ static json_t *cidr_to_json(const struct alb_cidr *c)
     return json_string(text);
 }
 
+/* Private keys are never shown: "(redacted)" stands for them. */
+static json_t *tls_to_json(const struct alb_listener_tls *t)
+{
+    json_t *certs = json_array();
+    for (size_t i = 0; certs && i < t->cert_cnt; i++)
+        json_array_append_new(certs, json_pack("{s:s,s:o,s:s,s:s}", "name", t->certs[i].name, "hosts",
+                                               strings_to_json(t->certs[i].hosts, t->certs[i].host_cnt), "cert_pem",
+                                               t->certs[i].cert_pem, "key_pem", REDACTED_KEY));
+    json_t *o = json_pack("{s:s,s:b,s:o}", "policy", alb_tls_policy_names[t->policy], "http2", t->http2,
+                          "certificates", certs);
+    if (o && t->default_cert >= 0)
+        json_object_set_new(o, "default_certificate", json_string(t->certs[t->default_cert].name));
+    if (o && t->hsts)
+        json_object_set_new(o, "hsts", json_string(t->hsts));
+    return o;
+}
+
 static json_t *listener_to_json(const struct alb_config *c, const struct alb_listener_cfg *l)
 {
     json_t *rules = json_array();
     for (size_t i = 0; rules && i < l->rule_cnt; i++)
         json_array_append_new(rules, rule_to_json(c, &l->rules[i]));
     json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I},s:o}", "name", l->name, "address", l->address,
-                     "port", (int)l->port, "protocol", "HTTP", "timeouts", "client_header_ms",
+                     "port", (int)l->port, "protocol", l->https ? "HTTPS" : "HTTP", "timeouts", "client_header_ms",
                      (json_int_t)l->client_header_timeout_ms, "idle_ms", (json_int_t)l->idle_timeout_ms,
                      "tunnel_idle_ms", (json_int_t)l->tunnel_idle_timeout_ms, "limits", "max_body_bytes",
                      (json_int_t)l->max_body_bytes, "max_connections", (json_int_t)l->max_connections, "rules",
@@ -1744,6 +1895,8 @@ static json_t *listener_to_json(const struct alb_config *c, const struct alb_lis
     if (o) {
         json_object_set_new(o, "forwarding", fw);
         json_object_set_new(o, "gzip", json_boolean(l->gzip));
+        if (l->https)
+            json_object_set_new(o, "tls", tls_to_json(&l->tls));
     } else {
         json_decref(fw);
     }

@@ -238,6 +238,36 @@ struct alb_forwarding {
     char *slb_id;     /* owned; SLB-ID: this value; NULL: not sent */
 };
 
+/* TLS of an HTTPS listener (docs/config.md, "tls"). */
+enum alb_tls_policy { /* ALB's system policies */
+    ALB_TLS_POLICY_1_0,
+    ALB_TLS_POLICY_1_1,
+    ALB_TLS_POLICY_1_2,
+    ALB_TLS_POLICY_1_2_STRICT,
+    ALB_TLS_POLICY_1_2_STRICT_WITH_1_3,
+};
+extern const char *const alb_tls_policy_names[5]; /* "tls_cipher_policy_1_0", ... */
+
+struct alb_certificate {
+    char *name;     /* owned */
+    char **hosts;   /* owned; lower-case; "*.example.com": one label; none: the certificate's own names */
+    size_t host_cnt;
+    char *cert_pem; /* owned: the certificate, then its chain */
+    char *key_pem;  /* owned */
+};
+
+struct alb_tls_state; /* tls/: the compiled contexts */
+
+struct alb_listener_tls {
+    enum alb_tls_policy policy;
+    bool http2;                    /* offer h2 by ALPN (with HTTP/2; until then only http/1.1 is offered) */
+    struct alb_certificate *certs; /* owned */
+    size_t cert_cnt;
+    long default_cert;             /* index into certs; -1: a generated self-signed certificate */
+    char *hsts;                    /* owned; Strict-Transport-Security for hosts with a certificate; NULL: none */
+    struct alb_tls_state *state;   /* owned; built by alb_tls_compile() */
+};
+
 struct alb_listener_cfg {
     char *name;                  /* owned */
     char *address;               /* owned; the numeric address as configured */
@@ -261,16 +291,21 @@ struct alb_listener_cfg {
     size_t acl_cnt;
     struct alb_forwarding forwarding;
     bool gzip;                   /* compress responses for clients that take gzip (ALB's gzipEnabled) */
+    bool https;                  /* TLS: <tls> is set */
+    struct alb_listener_tls tls;
 };
 
 /* Frees a compiled router; set by route/ so that config/ does not depend on it. */
 typedef void alb_router_free_fn(struct alb_router *r);
+/* Frees compiled TLS contexts; set by tls/ likewise. */
+typedef void alb_tls_state_free_fn(struct alb_tls_state *s);
 
 struct alb_config {
     atomic_uint refcnt;                 /* see config/publish.h */
     struct alb_config *base;            /* NULL, or the snapshot whose listeners and backend settings this
                                            one shares (one reference): only the endpoints are its own */
     alb_router_free_fn *router_free;    /* for listeners[].router */
+    alb_tls_state_free_fn *tls_free;    /* for listeners[].tls.state */
     uint64_t generation;                /* set when published */
     struct alb_config *retired_next;    /* see alb_publisher_release() */
     struct alb_listener_cfg *listeners; /* owned array */

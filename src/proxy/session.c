@@ -47,6 +47,7 @@
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 #include "route/route.h"
+#include "tls/tls.h"
 
 #define LINGER_TIMEOUT_MS 2000u
 
@@ -204,6 +205,8 @@ static void close_client(struct alb_client *c)
         c->up = NULL;
     }
     alb_loop_disarm(&w->loop, &c->timer);
+    alb_tls_close(c->side.tls);
+    c->side.tls = NULL;
     close(c->side.io.fd);
     alb_bufpool_put(&w->bufs, c->side.in);
     alb_bufpool_put(&w->bufs, c->out);
@@ -258,7 +261,7 @@ static void put(struct out *o, const char *s, size_t n)
 }
 
 static void put_str(struct out *o, struct alb_str s) { put(o, s.p, s.len); }
-#define put_lit(o, lit) put((o), (lit), sizeof(lit) - 1)
+#define put_lit(o, lit) put((o), "" lit, sizeof(lit) - 1) /* "" lit: only a string literal compiles */
 static void put_cstr(struct out *o, const char *s) { put(o, s, strlen(s)); }
 
 /* Decimal and hex writers: snprintf was the largest user-space cost of a
@@ -405,6 +408,18 @@ static bool origin_allowed(const char *e, struct alb_str origin)
  * <extra> header lines (each ending in CRLF; may be empty), and a body. The
  * upstream, if any, is dropped. The connection closes afterwards when
  * <close> is set or the request body was not read. */
+/* Strict-Transport-Security, when the listener sets it and the connection
+ * presents one of its certificates (not the generated one). */
+static void put_hsts(struct out *o, const struct alb_client *c)
+{
+    const char *hsts = c->lst->cfg->tls.hsts;
+    if (hsts && c->side.tls && alb_tls_named_certificate(c->side.tls)) {
+        put_lit(o, "Strict-Transport-Security: ");
+        put_cstr(o, hsts);
+        put_lit(o, "\r\n");
+    }
+}
+
 static void local_reply_with(struct alb_client *c, int status, const char *extra, size_t extra_len,
                              const char *type, const char *body, size_t body_len, bool close)
 {
@@ -447,6 +462,7 @@ static void local_reply_with(struct alb_client *c, int status, const char *extra
     }
     put(&o, extra, extra_len);
     put_cors(&o, c);
+    put_hsts(&o, c);
     if (c->flags & C_CLOSE_AFTER)
         put_lit(&o, "Connection: close\r\n");
     put_lit(&o, "\r\n");
@@ -527,6 +543,7 @@ static const struct alb_endpoint *pick_endpoint(struct alb_client *c, const stru
 
 /* What templates of redirect and rewrite actions may refer to. */
 struct tmpl_ctx {
+    const char *protocol; /* "http" or "https" */
     struct alb_str host;  /* the request host, without port */
     struct alb_str path;  /* the path as sent, without query */
     struct alb_str query; /* without '?' */
@@ -562,7 +579,7 @@ static void expand(struct out *o, const struct alb_template *t, const struct tmp
         } else if (alb_str_is_ci(name, "port")) {
             put_uint(o, x->port);
         } else if (alb_str_is_ci(name, "protocol")) {
-            put_lit(o, "http");
+            put_cstr(o, x->protocol);
         }
         p = close + 1;
     }
@@ -671,7 +688,7 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
         put_lit(&o, "\r\n");
     }
     if (f->proto)
-        put_lit(&o, "X-Forwarded-Proto: http\r\n");
+        put_cstr(&o, c->side.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
     if (f->host && m->authority.len) {
         put_lit(&o, "X-Forwarded-Host: ");
         put_str(&o, m->authority);
@@ -725,7 +742,7 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
     put(&o, line, 13);
     put_str(&o, m->reason);
     put_lit(&o, "\r\n");
-    bool has_date = false, has_server = false;
+    bool has_date = false, has_server = false, has_hsts = false;
     for (size_t i = 0; i < m->hdr_cnt; i++) {
         struct alb_str n = m->hdrs[i].name;
         if (alb_h1_header_is_hop_by_hop(m, n) || (alb_str_is_ci(n, "upgrade") && !switching))
@@ -744,6 +761,7 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
             continue;
         has_date |= alb_str_is_ci(n, "date");
         has_server |= alb_str_is_ci(n, "server");
+        has_hsts |= alb_str_is_ci(n, "strict-transport-security");
         put_header(&o, n, m->hdrs[i].value);
     }
     if (switching) {
@@ -759,6 +777,8 @@ static bool build_response_head(struct alb_client *c, const struct alb_h1_msg *m
         }
         if (!has_server)
             put_lit(&o, "Server: alb\r\n");
+        if (!has_hsts)
+            put_hsts(&o, c);
         if (c->gz) {
             put_lit(&o, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
             if (c->minor == 1)
@@ -1033,7 +1053,7 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             }
         }
     }
-    struct tmpl_ctx x = {{host, host_len}, orig_path, query, lc->port, path, &res.caps};
+    struct tmpl_ctx x = {c->side.tls ? "https" : "http", {host, host_len}, orig_path, query, lc->port, path, &res.caps};
     /* Templates expand into this buffer; the head builder reads from it. */
     struct alb_buf *scratch = alb_bufpool_try_get(&c->w->bufs);
     if (!scratch) {
@@ -1081,7 +1101,7 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             if (fin->scheme.text)
                 expand(&lo, &fin->scheme, &x);
             else
-                put_lit(&lo, "http");
+                put_cstr(&lo, x.protocol);
             bool https = alb_buf_tail(lb) - scheme_at == 5 && !memcmp(scheme_at, "https", 5);
             put_lit(&lo, "://");
             if (fin->host.text)
@@ -1295,6 +1315,8 @@ static bool on_response_head(struct alb_client *c)
 
 static void start_linger(struct alb_client *c)
 {
+    if (c->side.tls)
+        alb_tls_send_close_notify(c->side.tls);
     if (shutdown(c->side.io.fd, SHUT_WR) == -1) {
         close_client(c);
         return;
@@ -1698,7 +1720,13 @@ void alb_session_accept(struct alb_wlistener *l, int fd, const struct sockaddr *
     memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ? sizeof(c->peer.in6) : sizeof(c->peer.in4));
     alb_sock_set_nodelay(fd);
     alb_timer_init(&c->timer, on_timeout);
+    if (l->cfg->https && !(c->side.tls = alb_tls_accept(l->cfg, fd))) {
+        close(fd);
+        free(c);
+        return;
+    }
     if (alb_loop_add(&w->loop, &c->side.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP) < 0) {
+        alb_tls_close(c->side.tls);
         close(fd);
         free(c);
         return;

@@ -3,9 +3,12 @@
 #include "proxy/side.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "tls/tls.h"
 
 void alb_side_on_events(struct alb_side *s, uint32_t events)
 {
@@ -25,6 +28,28 @@ void alb_side_release_if_empty(struct alb_side *s, struct alb_bufpool *pool)
     }
 }
 
+static ssize_t tls_read(struct alb_side *s, struct alb_bufpool *pool, size_t room)
+{
+    bool want_write;
+    ssize_t n = alb_tls_read(s->tls, alb_buf_tail(s->in), room, &want_write);
+    if (n > 0) {
+        s->in->end += (uint32_t)n;
+        return n;
+    }
+    if (n == 0) {
+        if (want_write)
+            s->flags &= ~ALB_SIDE_WRITABLE; /* READABLE stays: retried on the writable edge */
+        else
+            s->flags &= ~ALB_SIDE_READABLE;
+    } else if (n == ALB_TLS_EOF) {
+        s->flags = (s->flags | ALB_SIDE_EOF) & ~ALB_SIDE_READABLE;
+    } else {
+        s->flags = (s->flags | ALB_SIDE_ERROR) & ~ALB_SIDE_READABLE;
+    }
+    alb_side_release_if_empty(s, pool);
+    return n == 0 ? 0 : n == ALB_TLS_EOF ? ALB_SIDE_GOT_EOF : ALB_SIDE_FAILED;
+}
+
 ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool)
 {
     if (!(s->flags & ALB_SIDE_READABLE) || (s->flags & (ALB_SIDE_EOF | ALB_SIDE_ERROR)))
@@ -41,6 +66,8 @@ ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool)
     size_t room = alb_buf_room(s->in);
     if (room == 0)
         return 0;
+    if (s->tls)
+        return tls_read(s, pool, room);
     for (;;) {
         ssize_t n = read(s->io.fd, alb_buf_tail(s->in), room);
         if (n > 0) {
@@ -70,10 +97,58 @@ ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool)
     }
 }
 
+/* One TLS write of <len> bytes. */
+static ssize_t tls_write(struct alb_side *s, const void *p, size_t len)
+{
+    bool want_write;
+    ssize_t n = alb_tls_write(s->tls, p, len, &want_write);
+    if (n > 0)
+        return n;
+    if (n == 0) {
+        if (want_write)
+            s->flags &= ~ALB_SIDE_WRITABLE;
+        return 0; /* wants a read: the next readable edge retries */
+    }
+    s->flags |= ALB_SIDE_ERROR;
+    return ALB_SIDE_FAILED;
+}
+
+/* Over TLS, small pieces (a head and the start of a body) go as one
+ * record: one copy, against a record and a syscall each. */
+static ssize_t tls_writev(struct alb_side *s, const struct iovec *iov, int cnt)
+{
+    static _Thread_local char bounce[ALB_BUF_CAP];
+    size_t sum = 0;
+    for (int i = 0; i < cnt; i++)
+        sum += iov[i].iov_len;
+    if (cnt > 1 && sum <= sizeof(bounce)) {
+        size_t at = 0;
+        for (int i = 0; i < cnt; i++) {
+            memcpy(bounce + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+        }
+        return tls_write(s, bounce, sum);
+    }
+    ssize_t total = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        ssize_t n = tls_write(s, iov[i].iov_base, iov[i].iov_len);
+        if (n <= 0)
+            return total ? total : n;
+        total += n;
+        if ((size_t)n < iov[i].iov_len)
+            break;
+    }
+    return total;
+}
+
 ssize_t alb_side_writev(struct alb_side *s, const struct iovec *iov, int cnt)
 {
     if (cnt == 0 || !(s->flags & ALB_SIDE_WRITABLE))
         return 0;
+    if (s->tls)
+        return tls_writev(s, iov, cnt);
     for (;;) {
         /* sendmsg for MSG_NOSIGNAL: a peer that closed is an error, not a
          * process-killing SIGPIPE. */

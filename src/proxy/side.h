@@ -5,6 +5,12 @@
  * readiness bits below are our memory of the last edges: READABLE is cleared
  * when a read would block, WRITABLE when a write would block, and the next
  * edge sets them again.
+ *
+ * Over TLS (s->tls set) the same calls move plaintext. A TLS read that
+ * needs the socket writable (a handshake message) leaves READABLE set so
+ * that the next writable edge retries it; a short TLS read does not mean
+ * the socket is drained (records may wait in OpenSSL), so only "want read"
+ * clears READABLE.
  */
 #ifndef ALB_PROXY_SIDE_H
 #define ALB_PROXY_SIDE_H
@@ -23,9 +29,12 @@
 #define ALB_SIDE_ERROR (1u << 4)    /* a socket error; nothing more goes through */
 #define ALB_SIDE_SHUT_WR (1u << 5)  /* we sent FIN */
 
+struct alb_tls_conn;
+
 struct alb_side {
     struct alb_io io;
-    struct alb_buf *in; /* owned; NULL while nothing is buffered */
+    struct alb_buf *in;       /* owned; NULL while nothing is buffered */
+    struct alb_tls_conn *tls; /* owned; NULL: plain TCP */
     uint32_t flags;
 };
 

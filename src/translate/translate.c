@@ -1075,22 +1075,27 @@ static bool read_annotations(struct state *s, json_t *ing, const char *albconfig
     return true;
 }
 
-/* The actions of one path: a redirect to HTTPS, or a rewrite (if any) and
- * the forward. NULL after a diagnostic. */
+/* The actions of one path: a rewrite (if any) and the forward; and in
+ * *redirect, when the path redirects to HTTPS, what HTTP listeners do
+ * instead (NULL: the same). NULL after a diagnostic. */
 static json_t *path_actions(struct state *s, json_t *ing, const struct ing_opts *io, const char *host, const char *field,
-                            json_t *svc)
+                            json_t *svc, json_t **redirect)
 {
     bool nginx_redirect = io->g.force_ssl_redirect || (io->g.ssl_redirect && host_has_tls(ing, host));
+    *redirect = NULL;
     if (io->alb_redirect || nginx_redirect) {
         char port[16];
         snprintf(port, sizeof(port), "%d", io->alb_redirect ? io->https_port : 443);
-        return json_pack("[{s:s,s:i,s:s,s:s}]", "type", "redirect", "code", 308, "scheme", "https", "port", port);
+        *redirect = json_pack("[{s:s,s:i,s:s,s:s}]", "type", "redirect", "code", 308, "scheme", "https", "port", port);
     }
     char bf[160], bname[512];
     snprintf(bf, sizeof(bf), "%s.backend.service", field);
     if (!backend_key(s, ing, bf, ns_of(ing), str_at(svc, "name"), obj_at(svc, "port"), io->g.connect_ms, io->g.read_ms,
-                     bname, sizeof(bname)))
+                     bname, sizeof(bname))) {
+        json_decref(*redirect);
+        *redirect = NULL;
         return NULL;
+    }
     json_t *actions = json_array();
     if (io->rewrite_path[0]) {
         json_t *rw = json_pack("{s:s,s:s}", "type", "rewrite", "path", io->rewrite_path);
@@ -1132,14 +1137,17 @@ static void report_unsupported_annotations(struct state *s, json_t *ing)
     }
 }
 
-/* The rules of one Ingress, parsed, and in *on_mask the listeners (bits of
- * s->lsts) that serve them; NULL when it has none or is rejected. On any
- * error the whole Ingress is left out, as one invalid object must not
- * half-serve. Diagnostics go to s->d, backends used to s->uses. */
-static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, const char *albconfig,
-                                              uint64_t *on_mask)
+/* The rules of one Ingress, parsed: sets[0] for HTTP listeners, sets[1]
+ * for HTTPS ones (they differ when paths redirect to HTTPS), both NULL when
+ * it has none; in *on_mask the listeners (bits of s->lsts) that serve them.
+ * False when it is rejected: on any error the whole Ingress is left out,
+ * as one invalid object must not half-serve. Diagnostics go to s->d,
+ * backends used to s->uses. */
+static bool translate_ingress(struct state *s, json_t *ing, const char *albconfig, uint64_t *on_mask,
+                              struct alb_rule_set *sets[2])
 {
     *on_mask = 0;
+    sets[0] = sets[1] = NULL;
     const char *ns = ns_of(ing), *name = meta(ing, "name");
     json_t *spec = obj_at(ing, "spec");
     report_unsupported_annotations(s, ing);
@@ -1210,7 +1218,8 @@ static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, cons
         if (on[k] && s->lsts[k].request_ms)
             io.g.read_ms = s->lsts[k].request_ms;
 
-    json_t *rules = json_array();
+    json_t *rules = json_array(), *tls_rules = json_array(); /* HTTP listeners', HTTPS listeners' */
+    bool any_redirect = false; /* else both are the same */
     json_t *rs = arr_at(spec, "rules");
     char field[128];
     for (size_t i = 0; i < json_array_size(rs); i++) {
@@ -1254,9 +1263,9 @@ static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, cons
             if (host && host[0])
                 json_object_set_new(match, "hosts", json_pack("[s]", host));
             json_t *be = obj_at(p, "backend"), *svc = obj_at(be, "service");
-            json_t *actions;
+            json_t *actions, *redirect = NULL;
             if (svc && str_at(svc, "name")) {
-                actions = path_actions(s, ing, &io, host, field, svc);
+                actions = path_actions(s, ing, &io, host, field, svc, &redirect);
                 if (!actions) {
                     json_decref(match);
                     goto reject;
@@ -1270,10 +1279,18 @@ static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, cons
                 json_decref(match);
                 goto reject;
             }
-            json_t *rule = json_pack("{s:I,s:o,s:o}", "order", order, "match", match, "actions", actions);
-            if (io.g.body_size >= 0)
+            json_t *rule = json_pack("{s:I,s:O,s:o}", "order", order, "match", match, "actions", actions);
+            json_t *plain = redirect ? json_pack("{s:I,s:o,s:o}", "order", order, "match", match, "actions", redirect)
+                                     : json_incref(rule);
+            if (!redirect)
+                json_decref(match);
+            if (io.g.body_size >= 0) {
                 json_object_set_new(rule, "max_body_bytes", json_integer(io.g.body_size));
-            json_array_append_new(rules, rule);
+                json_object_set_new(plain, "max_body_bytes", json_integer(io.g.body_size));
+            }
+            any_redirect |= redirect != NULL;
+            json_array_append_new(rules, plain);
+            json_array_append_new(tls_rules, rule);
         }
     }
     json_t *db = obj_at(obj_at(spec, "defaultBackend"), "service");
@@ -1286,18 +1303,23 @@ static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, cons
                                  "forward", "backend", bname);
         if (io.g.body_size >= 0)
             json_object_set_new(rule, "max_body_bytes", json_integer(io.g.body_size));
-        json_array_append_new(rules, rule);
+        json_array_append(rules, rule);
+        json_array_append_new(tls_rules, rule);
     }
     if (on_cnt == 0 && json_array_size(rules))
         diag(s->d, ALB_DIAG_WARNING, "Ingress", ns, name, "AlbConfig %s has no HTTP listener for it: not served",
              albconfig);
-    struct alb_rule_set *set = NULL;
     if (json_array_size(rules)) {
         char err[1024];
-        set = alb_rule_set_parse(s->builder, rules, err, sizeof(err));
-        if (!set) {
+        sets[0] = alb_rule_set_parse(s->builder, rules, err, sizeof(err));
+        sets[1] = !sets[0] ? NULL
+                  : any_redirect ? alb_rule_set_parse(s->builder, tls_rules, err, sizeof(err))
+                                 : alb_rule_set_ref(sets[0]);
+        if (!sets[0] || !sets[1]) {
             diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "spec: its rules translate to an invalid config: rules%s",
                  err);
+            alb_rule_set_unref(sets[0]);
+            sets[0] = NULL;
             goto reject;
         }
     }
@@ -1305,11 +1327,13 @@ static struct alb_rule_set *translate_ingress(struct state *s, json_t *ing, cons
         if (on[k] && s->lsts[k].doc)
             *on_mask |= 1ull << k;
     json_decref(rules);
-    return set;
+    json_decref(tls_rules);
+    return true;
 reject:
     json_decref(rules);
+    json_decref(tls_rules);
     backend_uses_clear(s->uses); /* a rejected Ingress needs no backends */
-    return NULL;
+    return false;
 }
 
 /* ---- the memo ----------------------------------------------------------------------- */
@@ -1322,7 +1346,7 @@ struct ing_memo {
     json_t *ing;              /* one reference: the object translated */
     char *albconfig;          /* owned */
     uint64_t on;              /* bit k: served on s->lsts[k] */
-    struct alb_rule_set *set; /* one reference; NULL: nothing to serve */
+    struct alb_rule_set *sets[2]; /* one reference each: for HTTP, for HTTPS listeners; NULL: nothing to serve */
     struct alb_diags diags;   /* what translating it said */
     struct backend_uses uses; /* the backends it uses, in order */
 };
@@ -1350,7 +1374,8 @@ static void ing_memo_deinit(struct ing_memo *e)
     free(e->ns);
     json_decref(e->ing);
     free(e->albconfig);
-    alb_rule_set_unref(e->set);
+    alb_rule_set_unref(e->sets[0]);
+    alb_rule_set_unref(e->sets[1]);
     alb_diags_deinit(&e->diags);
     backend_uses_clear(&e->uses);
 }
@@ -1554,7 +1579,7 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
             }
             s.d = &e->diags;
             s.uses = &e->uses;
-            e->set = translate_ingress(&s, ing, ac, &e->on);
+            translate_ingress(&s, ing, ac, &e->on, e->sets);
             s.d = d;
         }
         next_cnt++;
@@ -1562,9 +1587,9 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
         copy_diags(d, &e->diags);
         for (size_t u = 0; u < e->uses.cnt; u++)
             ensure_backend(&s, ns, name, &e->uses.v[u]);
-        for (size_t k = 0; e->set && k < s.lst_cnt && k < 64; k++)
+        for (size_t k = 0; e->sets[0] && k < s.lst_cnt && k < 64; k++)
             if (e->on & (1ull << k))
-                per_lst.sets[k][per_lst.cnt[k]++] = e->set;
+                per_lst.sets[k][per_lst.cnt[k]++] = e->sets[strcmp(s.lsts[k].protocol, "HTTPS") ? 0 : 1];
     }
     memo_drop_ingresses(memo); /* what was not taken: Ingresses gone or changed */
     memo->v = next;
