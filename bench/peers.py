@@ -12,8 +12,14 @@ For each it reports:
 then the ratios ALB/nginx and ALB/HAProxy. A benchmark, not a test: it
 prints numbers and asserts nothing.
 
+MODE: http (default); https: TLS 1.3 (ECDSA P-256 certificate, AES-128-GCM
+on all three) with keep-alive, HTTP/1.1 inside; handshake: every request
+on a new TLS 1.3 connection (a full handshake each: wrk does not resume),
+where the fixed-rate part is skipped and CPU per request comes from the
+saturating run.
+
 Environment: DUR (s, 10), ROUNDS (2), CONNS (50), RATE (30000),
-PROXY_CPU (1), LOAD_CPU (0), SKIP_STRACE (unset), BUILD (build/alb)."""
+PROXY_CPU (1), LOAD_CPU (0), SKIP_STRACE (unset), BUILD (build/alb), MODE."""
 import json
 import os
 import re
@@ -33,6 +39,10 @@ RATE = int(os.environ.get("RATE", "30000"))
 PROXY_CPU = os.environ.get("PROXY_CPU", "1")
 LOAD_CPU = os.environ.get("LOAD_CPU", "0")
 ALB = os.environ.get("BUILD", os.path.join(ROOT, "build", "alb"))
+MODE = os.environ.get("MODE", "http")
+TLS = MODE in ("https", "handshake")
+SCHEME = "https" if TLS else "http"
+TLS13_SUITE = "TLS_AES_128_GCM_SHA256"  # ALB's first choice; set on nginx and HAProxy too, so all do the same work
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -91,12 +101,27 @@ def start_proxies(work, backend_port):
         raise
 
 
+def make_cert(work):
+    """An ECDSA P-256 certificate and key (and both in one file, for HAProxy)."""
+    crt, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "30", "-subj", "/CN=bench.example",
+                    "-addext", "subjectAltName=DNS:bench.example"], check=True, capture_output=True)
+    with open(os.path.join(work, "both.pem"), "w") as f:
+        f.write(open(crt).read() + open(key).read())
+    return crt, key
+
+
 def start_each(work, backend_port, proxies):
+    crt, key = make_cert(work) if TLS else (None, None)
     # ALB
     port = free_port()
-    cfg = {"version": 1,
-           "listeners": [{"address": "127.0.0.1", "port": port, "timeouts": {"idle_ms": 600000},
-                          "rules": [{"actions": [{"type": "forward", "backend": "ok"}]}]}],
+    lst = {"address": "127.0.0.1", "port": port, "timeouts": {"idle_ms": 600000},
+           "rules": [{"actions": [{"type": "forward", "backend": "ok"}]}]}
+    if TLS:
+        lst.update({"protocol": "HTTPS", "tls": {"policy": "tls_cipher_policy_1_2_strict_with_1_3", "certificates": [
+            {"name": "bench", "cert_pem": open(crt).read(), "key_pem": open(key).read()}]}})
+    cfg = {"version": 1, "listeners": [lst],
            "backends": [{"name": "ok", "endpoints": [{"address": "127.0.0.1", "port": backend_port}]}]}
     path = os.path.join(work, "alb.json")
     with open(path, "w") as f:
@@ -113,7 +138,9 @@ http {{
   keepalive_requests 1000000; keepalive_timeout 600s;
   upstream ok {{ server 127.0.0.1:{backend_port}; keepalive 128; keepalive_requests 1000000; }}
   server {{
-    listen 127.0.0.1:{port};
+    listen 127.0.0.1:{port}{" ssl" if TLS else ""};
+    {f"ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3; "
+     f"ssl_conf_command Ciphersuites {TLS13_SUITE};" if TLS else ""}
     location / {{ proxy_pass http://ok; proxy_http_version 1.1; proxy_set_header Connection ""; }}
   }}
 }}
@@ -128,6 +155,7 @@ http {{
     conf = f"""
 global
   nbthread 1
+  ssl-default-bind-ciphersuites {TLS13_SUITE}
   # HAProxy reserves two descriptors per connection: 9900 fits the 20000
   # RLIMIT_NOFILE of the machines this was written on
   maxconn 9900
@@ -139,7 +167,7 @@ defaults
   timeout http-keep-alive 600s
   http-reuse always
 frontend fe
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{f" ssl crt {work}/both.pem" if TLS else ""}
   default_backend be
 backend be
   server s1 127.0.0.1:{backend_port}
@@ -151,16 +179,22 @@ backend be
     return proxies
 
 
-def run_wrk(port):
-    out = subprocess.run(pinned(LOAD_CPU, ["wrk", "-t1", f"-c{CONNS}", f"-d{DUR}s", "--latency",
-                                           f"http://127.0.0.1:{port}/"]),
+def run_wrk(proxy):
+    """(req/s, p99 us, errors, proxy CPU us per request) of a saturating run."""
+    close = ["-H", "Connection: close"] if MODE == "handshake" else []
+    t0 = cpu_ticks(proxy.proc.pid)
+    out = subprocess.run(pinned(LOAD_CPU, ["wrk", "-t1", f"-c{CONNS}", f"-d{DUR}s", "--latency", *close,
+                                           f"{SCHEME}://127.0.0.1:{proxy.port}/"]),
                          capture_output=True, text=True, timeout=DUR + 30).stdout
+    t1 = cpu_ticks(proxy.proc.pid)
+    done = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     p99_us = float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock_err = re.search(r"Socket errors: (.*)", out)
-    return rps, p99_us, (errors.group(1) if errors else "0") + (f" ({sock_err.group(1)})" if sock_err else "")
+    cpu_us = (t1 - t0) / TICK * 1e6 / max(done, 1)
+    return rps, p99_us, (errors.group(1) if errors else "0") + (f" ({sock_err.group(1)})" if sock_err else ""), cpu_us
 
 
 def run_fixed(proxy, work):
@@ -168,7 +202,7 @@ def run_fixed(proxy, work):
     per_conn = max(1, RATE // CONNS)
     t0 = cpu_ticks(proxy.proc.pid)
     out = subprocess.run(pinned(LOAD_CPU, ["h2load", "--h1", "-t1", f"-c{CONNS}", f"--rps={per_conn}",
-                                           f"-D{DUR}", f"--log-file={log}", f"http://127.0.0.1:{proxy.port}/"]),
+                                           f"-D{DUR}", f"--log-file={log}", f"{SCHEME}://127.0.0.1:{proxy.port}/"]),
                          capture_output=True, text=True, timeout=DUR + 30).stdout
     t1 = cpu_ticks(proxy.proc.pid)
     done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", out).group(1))
@@ -179,7 +213,7 @@ def run_fixed(proxy, work):
 
 
 def syscalls_per_request(proxy, work):
-    if os.environ.get("SKIP_STRACE") or not shutil.which("strace"):
+    if os.environ.get("SKIP_STRACE") or not shutil.which("strace") or MODE == "handshake":
         return None
     n = 20000
     out_file = os.path.join(work, f"strace-{proxy.name}.txt")
@@ -187,7 +221,7 @@ def syscalls_per_request(proxy, work):
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # strace attaches asynchronously; no event tells when it is done
     subprocess.run(pinned(LOAD_CPU, ["h2load", "--h1", "-t1", f"-c{CONNS}", f"-n{n}", f"--rps={max(1, 10000 // CONNS)}",
-                                     f"http://127.0.0.1:{proxy.port}/"]), capture_output=True, timeout=120)
+                                     f"{SCHEME}://127.0.0.1:{proxy.port}/"]), capture_output=True, timeout=120)
     st.send_signal(signal.SIGINT)
     st.wait(10)
     total = 0
@@ -216,22 +250,25 @@ def main():
         backend.terminate()
         raise
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"bench: commit {commit}, {os.cpu_count()} CPUs, proxy on cpu {PROXY_CPU}, load+backend on cpu {LOAD_CPU}, "
+    print(f"bench: {MODE}, commit {commit}, {os.cpu_count()} CPUs, proxy on cpu {PROXY_CPU}, load+backend on cpu {LOAD_CPU}, "
           f"{ROUNDS} rounds x {DUR}s, {CONNS} connections, fixed rate {RATE} req/s")
-    results = {name: {"rps": [], "p99": [], "fixed_p99": [], "cpu_us": [], "errors": []} for name in proxies}
+    results = {name: {"rps": [], "p99": [], "fixed_p99": [], "cpu_us": [], "sat_cpu_us": [], "errors": []}
+               for name in proxies}
     try:
         for r in range(ROUNDS):
             for name, p in proxies.items():
-                rps, p99, errs = run_wrk(p.port)
-                frate, fp99, cpu_us = run_fixed(p, work)
+                rps, p99, errs, sat_cpu = run_wrk(p)
+                frate, fp99, cpu_us = run_fixed(p, work) if MODE != "handshake" else (0, 0, sat_cpu)
                 res = results[name]
                 res["rps"].append(rps)
                 res["p99"].append(p99)
                 res["fixed_p99"].append(fp99)
                 res["cpu_us"].append(cpu_us)
+                res["sat_cpu_us"].append(sat_cpu)
                 res["errors"].append(errs)
-                print(f"  round {r + 1} {name:8s} saturating {rps:9.0f} req/s p99 {p99:7.0f} us (non-2xx {errs}) | "
-                      f"fixed {frate:7.0f} req/s p99 {fp99:6d} us, {cpu_us:5.2f} us CPU/request", flush=True)
+                print(f"  round {r + 1} {name:8s} saturating {rps:9.0f} req/s p99 {p99:7.0f} us (non-2xx {errs}), "
+                      f"{sat_cpu:6.2f} us CPU/request | fixed {frate:7.0f} req/s p99 {fp99:6d} us, "
+                      f"{cpu_us:5.2f} us CPU/request", flush=True)
         sc = {name: syscalls_per_request(p, work) for name, p in proxies.items()}
     finally:
         for p in proxies.values():
@@ -246,19 +283,20 @@ def main():
         mid = len(v) // 2
         return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
-    print(f"\nmedians over {ROUNDS} rounds")
-    print("proxy     sat req/s   sat p99 us   fixed p99 us   CPU us/req   syscalls/req")
+    print(f"\nmedians over {ROUNDS} rounds ({MODE})")
+    print("proxy     sat req/s   sat p99 us   sat CPU us/req   fixed p99 us   CPU us/req   syscalls/req")
     for name, res in results.items():
         s = sc.get(name)
-        print(f"{name:8s} {mean(res['rps']):10.0f} {mean(res['p99']):12.0f} {mean(res['fixed_p99']):14.0f} "
-              f"{mean(res['cpu_us']):12.2f} {('%.1f' % s) if s is not None else '-':>14s}")
+        print(f"{name:8s} {mean(res['rps']):10.0f} {mean(res['p99']):12.0f} {mean(res['sat_cpu_us']):16.2f} "
+              f"{mean(res['fixed_p99']):14.0f} {mean(res['cpu_us']):12.2f} {('%.1f' % s) if s is not None else '-':>14s}")
     a = results["alb"]
     for peer in ("nginx", "haproxy"):
         b = results[peer]
+        fixed = "" if MODE == "handshake" else (
+            f", CPU per request at {RATE} req/s x{mean(a['cpu_us']) / mean(b['cpu_us']):.2f}, "
+            f"p99 at that rate x{mean(a['fixed_p99']) / max(mean(b['fixed_p99']), 1):.2f}")
         print(f"ALB/{peer}: saturating req/s x{mean(a['rps']) / mean(b['rps']):.2f}, "
-              f"CPU per request x{mean(a['cpu_us']) / mean(b['cpu_us']):.2f}, "
-              f"p99 at fixed rate x{mean(a['fixed_p99']) / max(mean(b['fixed_p99']), 1):.2f}")
-    shutil.rmtree(work, ignore_errors=True)
+              f"CPU per request saturated x{mean(a['sat_cpu_us']) / mean(b['sat_cpu_us']):.2f}{fixed}")
 
 
 if __name__ == "__main__":

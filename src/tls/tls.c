@@ -116,8 +116,8 @@ int alb_tls_init(char *err, size_t err_len)
 }
 
 /* Seals and opens session tickets with the shared keys (RFC 5077 layout,
- * AES-256-CBC and HMAC-SHA256). Returns 1 (2: opened with an older key,
- * so issue a new ticket), 0 for an unknown key (a full handshake), -1. */
+ * AES-256-CBC and HMAC-SHA256). Returns 1 (sealed), 2 (opened: resume and
+ * issue a new ticket), 0 for an unknown key (a full handshake), -1. */
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
                      int enc)
 {
@@ -146,7 +146,10 @@ static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv, EVP_
     OPENSSL_cleanse(&k, sizeof(k));
     if (!rc)
         return -1;
-    return enc || found == 0 ? 1 : 2;
+    /* An opened ticket is always renewed: a TLS 1.3 client uses a ticket
+     * once, so without a new one every other connection would be a full
+     * handshake. */
+    return enc ? 1 : 2;
 }
 
 /* ---- policies ------------------------------------------------------------------ */

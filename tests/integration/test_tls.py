@@ -148,7 +148,8 @@ def test_alpn_offers_http11(start_alb, backend, certs):
 
 def test_sessions_resume_across_workers(start_alb, backend, certs):
     """Tickets are sealed with keys every worker shares: each of 20 new
-    connections (spread over both workers by SO_REUSEPORT) resumes."""
+    connections (spread over both workers by SO_REUSEPORT) resumes, and
+    gets a new ticket for the next."""
     a = start_https(start_alb, backend, [certs["foo"]], policy="tls_cipher_policy_1_2_strict_with_1_3")
     ctx = client_ctx()
     ctx.check_hostname = False
@@ -157,15 +158,17 @@ def test_sessions_resume_across_workers(start_alb, backend, certs):
             s.sendall(b"GET /x HTTP/1.1\r\nHost: foo.bar.com\r\n\r\n")
             read_response(s)  # TLS 1.3 tickets arrive after the handshake
             session = s.session
-    resumed = 0
+    resumed = renewed = 0
     for _ in range(20):
         with socket.create_connection(("127.0.0.1", a.port), timeout=5) as raw:
             with ctx.wrap_socket(raw, server_hostname="foo.bar.com", session=session) as s:
                 resumed += s.session_reused
                 s.sendall(b"GET /x HTTP/1.1\r\nHost: foo.bar.com\r\n\r\n")
                 read_response(s)
+                # a resumed handshake brings a new ticket: TLS 1.3 clients use one once
+                renewed += s.session.id != session.id
                 session = s.session
-    assert resumed == 20
+    assert resumed == 20 and renewed == 20
 
 
 def test_invalid_certificate_refuses_the_version(start_alb, backend, certs):
