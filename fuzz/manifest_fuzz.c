@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         }
     }
     struct alb_diags diags = {0};
-    struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config", NULL};
+    struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config", NULL, "default", 0};
     struct alb_config *cfg = alb_translate(objects, &opts, &diags, NULL, err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "translated config refused: %s\n", err);

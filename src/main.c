@@ -311,7 +311,9 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
         r->endpoints_only = cfg != NULL;
         return cfg;
     }
-    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap, r ? r->resolved : NULL};
+    const char *pod_ns = getenv("POD_NAMESPACE");
+    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap, r ? r->resolved : NULL,
+                                    pod_ns && pod_ns[0] ? pod_ns : "default", time(NULL)};
     struct alb_config *cfg = objects ? alb_translate(objects, &to, d, r ? r->memo : NULL, inner, sizeof(inner)) : NULL;
     json_decref(objects);
     if (!cfg)

@@ -16,7 +16,7 @@ ALLOWED = {
     "http": {"core", "net", "tls", "config", "route", "lb", "http"},
     "proxy": {"core", "net", "tls", "config", "route", "lb", "http", "proxy"},
     "source": {"core", "config", "source"},
-    "translate": {"core", "config", "translate"},
+    "translate": {"core", "config", "tls", "translate"},
     "admin": {"core", "config", "http", "admin"},
 }
 # third-party header -> the only files allowed to include it

@@ -512,8 +512,12 @@ static int parse_tls(struct ctx *c, json_t *o, struct alb_listener_tls *t)
     int rc;
     t->http2 = true;
     t->default_cert = -1;
+    /* "default_certificate": null: the generated one, even with certificates */
+    bool generated = json_is_null(json_object_get(o, "default_certificate"));
+    def = NULL;
     if (check_fields(c, o, fields) < 0 || get_str(c, o, "policy", false, &policy) < 0 ||
-        get_bool(c, o, "http2", &t->http2) < 0 || get_str(c, o, "default_certificate", false, &def) < 0 ||
+        get_bool(c, o, "http2", &t->http2) < 0 ||
+        (!generated && get_str(c, o, "default_certificate", false, &def) < 0) ||
         get_str(c, o, "hsts", false, &hsts) < 0)
         return -1;
     t->policy = ALB_TLS_POLICY_1_0; /* ALB's default */
@@ -548,7 +552,7 @@ static int parse_tls(struct ctx *c, json_t *o, struct alb_listener_tls *t)
         pop(c, k);
     }
     pop(c, cn);
-    if (t->cert_cnt)
+    if (t->cert_cnt && !generated)
         t->default_cert = 0; /* the first, unless one is named */
     if (def) {
         long found = -1;
@@ -1863,6 +1867,8 @@ static json_t *tls_to_json(const struct alb_listener_tls *t)
                           "certificates", certs);
     if (o && t->default_cert >= 0)
         json_object_set_new(o, "default_certificate", json_string(t->certs[t->default_cert].name));
+    else if (o && t->cert_cnt)
+        json_object_set_new(o, "default_certificate", json_null());
     if (o && t->hsts)
         json_object_set_new(o, "hsts", json_string(t->hsts));
     return o;

@@ -11,6 +11,8 @@
 
 #include "config/config.h"
 #include "config/regex.h"
+#include "tls/tls.h"
+#include "translate/certs.h"
 #include "core/addr.h"
 
 #include <arpa/inet.h>
@@ -99,7 +101,7 @@ struct list {
 /* The objects of each kind the translator reads, found in one pass. */
 struct kinds {
     struct list classes, albconfigs, ingresses; /* sorted by namespace/name (stable output) */
-    struct list services, slices, endpoints, configmaps;
+    struct list services, slices, endpoints, configmaps, secrets;
 };
 
 struct sort_key {
@@ -132,7 +134,7 @@ static void sort_list(struct list *l)
 static void kinds_free(struct kinds *k)
 {
     struct list *all[] = {&k->classes, &k->albconfigs, &k->ingresses, &k->services, &k->slices, &k->endpoints,
-                          &k->configmaps};
+                          &k->configmaps, &k->secrets};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         free(all[i]->v);
 }
@@ -142,9 +144,9 @@ static void kinds_free(struct kinds *k)
 static bool kinds_of(json_t *objects, struct kinds *k, bool sorted)
 {
     static const char *const names[] = {"IngressClass", "AlbConfig", "Ingress", "Service", "EndpointSlice",
-                                        "Endpoints", "ConfigMap"};
+                                        "Endpoints", "ConfigMap", "Secret"};
     struct list *lists[] = {&k->classes, &k->albconfigs, &k->ingresses, &k->services, &k->slices, &k->endpoints,
-                            &k->configmaps};
+                            &k->configmaps, &k->secrets};
     size_t n = json_array_size(objects);
     memset(k, 0, sizeof(*k));
     bool ok = true;
@@ -193,6 +195,10 @@ struct globals {
     bool force_ssl_redirect;
     int64_t body_size;       /* -1: the listener's */
     json_int_t connect_ms, read_ms; /* 0: the backend default */
+    bool ssl_redirect_set;   /* the ConfigMap says; else Ingresses with nginx annotations redirect, as ingress-nginx */
+    bool hsts, hsts_subdomains, hsts_preload;
+    json_int_t hsts_max_age;
+    char hsts_value[96];     /* what HTTPS listeners send; "" when off */
 };
 
 static int parse_bool(const char *v, bool *out)
@@ -266,10 +272,13 @@ static bool nginx_target(const char *in, char *out, size_t cap)
 
 struct lst {
     const char *albconfig; /* borrowed */
-    const char *protocol;  /* HTTP (served) */
+    const char *protocol;  /* HTTP, HTTPS (served); QUIC */
     int port;
     json_int_t request_ms; /* requestTimeout; 0: the default */
     json_t *doc; /* the listener's document, one reference */
+    size_t index;          /* in the AlbConfig's spec.listeners, for diagnostics */
+    json_t *albconfig_certs; /* borrowed: HTTPS: the AlbConfig's certificates[] */
+    const char *default_cert_id; /* borrowed: HTTPS: defaultCertificate.certificateId */
 };
 
 /* A backend an Ingress's path uses, as backend_key() found it. */
@@ -330,6 +339,7 @@ struct state {
     json_t *sources;   /* backend name -> its Service reference */
     json_t *resolved;  /* DNS name -> addresses (borrowed); NULL: names are not resolved */
     json_t *external_names; /* the DNS names of ExternalName Services used (a set); NULL: not wanted */
+    json_t *said;      /* certificate diagnostics given in this call: each once, not once per listener */
     struct backend_uses *uses; /* the backends the Ingress being translated uses (backend_key()) */
     struct alb_config_builder *builder;
     uint8_t *ensured;      /* by backend position: ensure_backend() did it in this call */
@@ -416,6 +426,34 @@ static void add_forwarding(struct state *s, const char *ac, size_t i, json_t *xf
         json_decref(fw);
 }
 
+/* An HTTPS listener's "tls", but for its certificates, which come once the
+ * Ingresses on it are known (add_certificates()). */
+static void add_tls(struct state *s, const char *ac, size_t i, json_t *l, struct lst *L)
+{
+    json_t *tls = json_object();
+    const char *policy = str_at(l, "securityPolicyId");
+    bool known = false;
+    for (size_t k = 0; policy && k < 5; k++)
+        known |= !strcmp(policy, alb_tls_policy_names[k]);
+    if (policy && !known)
+        diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac, "spec.listeners[%zu].securityPolicyId: \"%.64s\" is not one of "
+             "ALB's system policies (custom policies are cloud objects): using tls_cipher_policy_1_0", i, policy);
+    json_object_set_new(tls, "policy", json_string(known ? policy : alb_tls_policy_names[0]));
+    json_t *h2 = json_object_get(l, "http2Enabled");
+    if (h2 && !json_is_boolean(h2))
+        diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac, "spec.listeners[%zu].http2Enabled: expected true or false, "
+             "using true", i);
+    json_object_set_new(tls, "http2", json_boolean(!json_is_false(h2)));
+    if (s->g->hsts_value[0])
+        json_object_set_new(tls, "hsts", json_string(s->g->hsts_value));
+    json_object_set_new(L->doc, "tls", tls);
+    L->albconfig_certs = arr_at(l, "certificates");
+    L->default_cert_id = str_at(obj_at(l, "defaultCertificate"), "certificateId");
+    if (json_object_get(l, "caEnabled") || json_object_get(l, "caCertificates"))
+        diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac,
+             "spec.listeners[%zu].caEnabled: client certificates are not checked yet", i);
+}
+
 static void add_albconfig(struct state *s, json_t *ac)
 {
     const char *name = meta(ac, "name");
@@ -457,23 +495,28 @@ static void add_albconfig(struct state *s, json_t *ac)
             return;
         s->lsts = n;
         struct lst *L = &s->lsts[s->lst_cnt++];
-        *L = (struct lst){name, !strcmp(proto, "HTTP") ? "HTTP" : !strcmp(proto, "HTTPS") ? "HTTPS" : "QUIC", p, 0, NULL};
-        if (strcmp(proto, "HTTP")) {
+        *L = (struct lst){name, !strcmp(proto, "HTTP") ? "HTTP" : !strcmp(proto, "HTTPS") ? "HTTPS" : "QUIC", p, 0, NULL,
+                          i, NULL, NULL};
+        if (!strcmp(proto, "QUIC")) {
             diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", name,
-                 "spec.listeners[%zu]: %s is accepted and not served yet (the TLS and QUIC issues)", i, proto);
+                 "spec.listeners[%zu]: QUIC is accepted and not served yet (the QUIC issue)", i);
             continue;
         }
+        bool https = !strcmp(proto, "HTTPS");
         char lname[300];
-        snprintf(lname, sizeof(lname), "%s-http-%d", name, p);
+        snprintf(lname, sizeof(lname), "%s-%s-%d", name, https ? "https" : "http", p);
         L->doc = json_pack("{s:s,s:s,s:i,s:s,s:[]}", "name", lname, "address",
-                           s->o->listen_address ? s->o->listen_address : "0.0.0.0", "port", p, "protocol", "HTTP",
+                           s->o->listen_address ? s->o->listen_address : "0.0.0.0", "port", p, "protocol", L->protocol,
                            "rules");
+        if (https)
+            add_tls(s, name, i, l, L);
         json_t *idle = json_object_get(l, "idleTimeout");
         if (json_is_integer(idle) && json_integer_value(idle) >= 1 && json_integer_value(idle) <= 86400)
             json_object_set_new(L->doc, "timeouts", json_pack("{s:I}", "idle_ms", json_integer_value(idle) * 1000));
-        static const char *const read_fields[] = {"port",        "protocol",            "idleTimeout",
+        static const char *const read_fields[] = {"port",           "protocol",        "idleTimeout",
                                                   "requestTimeout", "aclConfig",       "description",
-                                                  "xForwardedForConfig", "gzipEnabled"};
+                                                  "xForwardedForConfig", "gzipEnabled", "securityPolicyId",
+                                                  "http2Enabled",   "certificates",    "defaultCertificate"};
         const char *lkey;
         json_t *lval;
         json_object_foreach(l, lkey, lval)
@@ -553,7 +596,15 @@ static void read_configmap(struct state *s, const struct list *configmaps, const
             if (bad)
                 ;
             else if (!strcmp(key, "ssl-redirect"))
-                bad = parse_bool(val, &g->ssl_redirect);
+                bad = parse_bool(val, &g->ssl_redirect), g->ssl_redirect_set = !bad;
+            else if (!strcmp(key, "hsts"))
+                bad = parse_bool(val, &g->hsts);
+            else if (!strcmp(key, "hsts-include-subdomains"))
+                bad = parse_bool(val, &g->hsts_subdomains);
+            else if (!strcmp(key, "hsts-preload"))
+                bad = parse_bool(val, &g->hsts_preload);
+            else if (!strcmp(key, "hsts-max-age"))
+                bad = parse_seconds_max(val, 1000000000L, &g->hsts_max_age);
             else if (!strcmp(key, "force-ssl-redirect"))
                 bad = parse_bool(val, &g->force_ssl_redirect);
             else if (!strcmp(key, "proxy-body-size"))
@@ -966,6 +1017,18 @@ struct ing_opts {
     bool has_rewrite_query;
 };
 
+static bool has_nginx_annotations(json_t *ing)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj_at(obj_at(ing, "metadata"), "annotations"), key, v)
+    {
+        if (!strncmp(key, ANN_NGINX, strlen(ANN_NGINX)))
+            return true;
+    }
+    return false;
+}
+
 /* Reads the Ingress's annotations into <io>. Returns false after a
  * diagnostic when one is invalid (the Ingress is then left out). */
 static bool read_annotations(struct state *s, json_t *ing, const char *albconfig, struct ing_opts *io)
@@ -993,6 +1056,11 @@ static bool read_annotations(struct state *s, json_t *ing, const char *albconfig
             return false;
         }
     }
+    /* ingress-nginx redirects hosts with TLS by default; ALB Ingress does
+     * not: an Ingress written for nginx (it has nginx annotations) gets
+     * nginx's default unless the ConfigMap says otherwise */
+    if (!s->g->ssl_redirect_set && !annotation(ing, ANN_NGINX "ssl-redirect") && has_nginx_annotations(ing))
+        io->g.ssl_redirect = true;
     if ((v = annotation(ing, ANN_ALB "rewrite-target"))) {
         bool nginx_style = false;
         for (const char *p = strchr(v, '$'); p; p = strchr(p + 1, '$'))
@@ -1359,6 +1427,7 @@ struct alb_translate_memo {
     size_t next;              /* while translating: the first entry not passed yet */
     json_t *sources;          /* backend name -> its Service reference */
     json_t *external_names;   /* the DNS names ExternalName Services use */
+    struct cert_store *certs; /* Secrets with TLS pairs, checked */
 };
 
 struct alb_translate_memo *alb_translate_memo_new(void)
@@ -1366,6 +1435,11 @@ struct alb_translate_memo *alb_translate_memo_new(void)
     struct alb_translate_memo *m = calloc(1, sizeof(*m));
     if (m)
         alb_config_builder_init(&m->builder);
+    if (m && !(m->certs = cert_store_new())) {
+        alb_config_builder_deinit(&m->builder);
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -1397,6 +1471,7 @@ void alb_translate_memo_free(struct alb_translate_memo *m)
     json_decref(m->world);
     json_decref(m->sources);
     json_decref(m->external_names);
+    cert_store_free(m->certs);
     alb_config_builder_deinit(&m->builder);
     free(m);
 }
@@ -1473,6 +1548,176 @@ static struct ing_memo new_memo(json_t *ing, const char *ns, const char *name, c
     return (struct ing_memo){.ns = id, .name = id ? id + ln : NULL, .ing = json_incref(ing), .albconfig = xdup(albconfig)};
 }
 
+/* ---- certificates of HTTPS listeners ---------------------------------------------- */
+
+/* Adds Secret <id> ("ns/name") to the listener's certificates (<by_id>),
+ * for <hosts> (an array; NULL: the certificate's own names). Diagnoses on
+ * the object that names it; false when the Secret has no usable pair. */
+/* A certificate diagnostic, once per object and field in a translation. */
+__attribute__((format(printf, 6, 7)))
+static void cert_diag(struct state *s, const char *kind, const char *ns, const char *name, const char *field,
+                      const char *fmt, ...)
+{
+    char key[800], msg[900];
+    snprintf(key, sizeof(key), "%s/%s/%s/%s", kind, ns, name, field);
+    if (json_object_get(s->said, key))
+        return;
+    json_object_set_new(s->said, key, json_true());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    diag(s->d, ALB_DIAG_WARNING, kind, ns, name, "%s: %s", field, msg);
+}
+
+static bool use_secret(struct state *s, struct cert_store *certs, json_t *by_id, const char *id, json_t *hosts,
+                       const char *kind, const char *ns, const char *name, const char *field)
+{
+    char sns[256], sname[256];
+    const char *slash = strchr(id, '/');
+    snprintf(sns, sizeof(sns), "%.*s", slash ? (int)(slash - id) : 0, id);
+    snprintf(sname, sizeof(sname), "%s", slash ? slash + 1 : id);
+    struct cert_pair pair;
+    const char *problem;
+    if (!cert_store_get(certs, sns, sname, &pair, &problem)) {
+        cert_diag(s, kind, ns, name, field, "Secret %s: %s: its hosts get the listener's default certificate", id, problem);
+        return false;
+    }
+    if (problem)
+        cert_diag(s, kind, ns, name, field, "Secret %s: %s: it keeps serving its last good certificate", id, problem);
+    if (s->o->now && pair.not_after && pair.not_after < s->o->now)
+        cert_diag(s, kind, ns, name, field, "Secret %s: the certificate has expired", id);
+    json_t *c = json_object_get(by_id, id);
+    if (!c) {
+        c = json_pack("{s:s,s:[],s:s,s:s}", "name", id, "hosts", "cert_pem", pair.cert_pem, "key_pem", pair.key_pem);
+        json_object_set_new(by_id, id, c);
+    }
+    json_t *have = json_object_get(c, "hosts");
+    json_t *own = NULL;
+    if (!hosts) { /* the certificate's own names */
+        own = hosts = json_array();
+        for (size_t i = 0; i < pair.name_cnt; i++)
+            json_array_append_new(own, json_string(pair.names[i]));
+    }
+    for (size_t i = 0; i < json_array_size(hosts); i++) {
+        const char *h = json_string_value(json_array_get(hosts, i));
+        if (!h || !valid_host(h))
+            continue;
+        char lower[254];
+        snprintf(lower, sizeof(lower), "%s", h);
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        bool dup = false;
+        for (size_t k = 0; k < json_array_size(have) && !dup; k++)
+            dup = !strcmp(json_string_value(json_array_get(have, k)), lower);
+        if (!dup)
+            json_array_append_new(have, json_string(lower));
+    }
+    json_decref(own);
+    return true;
+}
+
+/* The Secret a CertificateId names: "ns/name", or a name in ALB's namespace. */
+static void certificate_id(const struct state *s, const char *cid, char *id, size_t len)
+{
+    if (strchr(cid, '/'))
+        snprintf(id, len, "%s", cid);
+    else
+        snprintf(id, len, "%s/%s", s->o->alb_namespace ? s->o->alb_namespace : "default", cid);
+}
+
+static int cmp_by_name(const void *a, const void *b);
+
+/* The certificates of HTTPS listener k: the AlbConfig's, then those of the
+ * spec.tls of every Ingress served on it; and its default certificate. */
+static void add_certificates(struct state *s, struct alb_translate_memo *memo, size_t k)
+{
+    struct lst *L = &s->lsts[k];
+    json_t *by_id = json_object();
+    char field[200], id[600], default_id[600] = "", first_id[600] = "";
+    for (size_t j = 0; j < json_array_size(L->albconfig_certs); j++) {
+        json_t *c = json_array_get(L->albconfig_certs, j);
+        const char *cid = str_at(c, "CertificateId");
+        json_t *is_default = json_object_get(c, "IsDefault");
+        snprintf(field, sizeof(field), "spec.listeners[%zu].certificates[%zu]", L->index, j);
+        if (!cid || !cid[0]) {
+            cert_diag(s, "AlbConfig", "", L->albconfig, field, "CertificateId: required, ignored");
+            continue;
+        }
+        if (is_default && !json_is_boolean(is_default))
+            cert_diag(s, "AlbConfig", "", L->albconfig, field,
+                      "IsDefault: expected true or false (ALB Ingress fails to decode a string)");
+        certificate_id(s, cid, id, sizeof(id));
+        strncat(field, ".CertificateId", sizeof(field) - strlen(field) - 1);
+        if (!use_secret(s, memo->certs, by_id, id, NULL, "AlbConfig", "", L->albconfig, field))
+            continue;
+        if (!first_id[0])
+            snprintf(first_id, sizeof(first_id), "%s", id);
+        if (json_is_true(is_default) && !default_id[0])
+            snprintf(default_id, sizeof(default_id), "%s", id);
+    }
+    if (L->default_cert_id) { /* defaultCertificate wins over IsDefault, as in ALB Ingress */
+        certificate_id(s, L->default_cert_id, id, sizeof(id));
+        snprintf(field, sizeof(field), "spec.listeners[%zu].defaultCertificate.certificateId", L->index);
+        if (use_secret(s, memo->certs, by_id, id, NULL, "AlbConfig", "", L->albconfig, field))
+            snprintf(default_id, sizeof(default_id), "%s", id);
+    }
+    if (!default_id[0])
+        snprintf(default_id, sizeof(default_id), "%s", first_id);
+    for (size_t i = 0; i < memo->cnt; i++) {
+        const struct ing_memo *e = &memo->v[i];
+        if (!(e->on & (1ull << k)) || !e->sets[0])
+            continue; /* not on this listener, or rejected */
+        const char *ns = ns_of(e->ing), *name = meta(e->ing, "name");
+        json_t *tls = arr_at(obj_at(e->ing, "spec"), "tls");
+        for (size_t t = 0; t < json_array_size(tls); t++) {
+            json_t *entry = json_array_get(tls, t), *hosts = arr_at(entry, "hosts");
+            const char *secret = str_at(entry, "secretName");
+            if (secret && secret[0]) {
+                snprintf(id, sizeof(id), "%s/%s", ns, secret);
+                snprintf(field, sizeof(field), "spec.tls[%zu].secretName", t);
+                use_secret(s, memo->certs, by_id, id, hosts, "Ingress", ns, name, field); /* no hosts: its own names */
+                continue;
+            }
+            for (size_t h = 0; h < json_array_size(hosts); h++) {
+                const char *host = json_string_value(json_array_get(hosts, h));
+                snprintf(field, sizeof(field), "spec.tls[%zu].hosts[%zu]", t, h);
+                if (!host || !cert_store_discover(memo->certs, host, ns, id, sizeof(id))) {
+                    cert_diag(s, "Ingress", ns, name, field, "no TLS Secret's certificate is valid for \"%.253s\": it "
+                              "gets the listener's default certificate", host ? host : "");
+                    continue;
+                }
+                json_t *one = json_pack("[s]", host);
+                use_secret(s, memo->certs, by_id, id, one, "Ingress", ns, name, field);
+                json_decref(one);
+            }
+        }
+    }
+    /* by name, for stable output */
+    size_t n = json_object_size(by_id), cnt = 0;
+    json_t **sorted = calloc(n + 1, sizeof(*sorted));
+    const char *key;
+    json_t *c;
+    json_object_foreach(by_id, key, c)
+    {
+        if (sorted)
+            sorted[cnt++] = c;
+    }
+    json_t *tls = json_object_get(L->doc, "tls"), *list = json_array();
+    if (sorted)
+        qsort(sorted, cnt, sizeof(*sorted), cmp_by_name);
+    for (size_t i = 0; i < cnt; i++)
+        json_array_append(list, sorted[i]);
+    free(sorted);
+    json_object_set_new(tls, "certificates", list);
+    /* the one marked, else the AlbConfig's first; with none, the generated one */
+    if (default_id[0] && json_object_get(by_id, default_id))
+        json_object_set_new(tls, "default_certificate", json_string(default_id));
+    else if (cnt)
+        json_object_set_new(tls, "default_certificate", json_null());
+    json_decref(by_id);
+}
+
 struct lists_of_sets {
     struct alb_rule_set ***sets; /* per listener document */
     size_t *cnt;
@@ -1529,9 +1774,11 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    struct globals g = {false, false, -1, 0, 0}; /* ALB Ingress defaults: no redirect unless asked */
+    /* ALB Ingress's defaults: no redirect unless asked; ingress-nginx's HSTS */
+    struct globals g = {.body_size = -1, .hsts = true, .hsts_subdomains = true, .hsts_max_age = 31536000000};
     struct state s = {.o = o, .d = d, .objects = objects, .backends = json_object(), .sources = json_object(),
-                      .resolved = o->resolved, .external_names = json_object(), .builder = &memo->builder, .g = &g};
+                      .resolved = o->resolved, .external_names = json_object(), .said = json_object(),
+                      .builder = &memo->builder, .g = &g};
     struct kinds kinds;
     if (!kinds_of(objects, &kinds, true)) {
         json_decref(s.backends);
@@ -1543,7 +1790,11 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     }
     struct list classes = kinds.classes, ingresses = kinds.ingresses;
     read_configmap(&s, &kinds.configmaps, o->configmap);
+    if (g.hsts)
+        snprintf(g.hsts_value, sizeof(g.hsts_value), "max-age=%lld%s%s", (long long)(g.hsts_max_age / 1000),
+                 g.hsts_subdomains ? "; includeSubDomains" : "", g.hsts_preload ? "; preload" : "");
     index_services(&s, &kinds);
+    cert_store_update(memo->certs, kinds.secrets.v, kinds.secrets.cnt);
     for (size_t i = 0; i < kinds.albconfigs.cnt; i++)
         add_albconfig(&s, kinds.albconfigs.v[i]);
     json_t *world = world_of(o, &kinds);
@@ -1595,6 +1846,9 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     memo->v = next;
     memo->cnt = next_cnt;
     free(class_infos);
+    for (size_t k = 0; k < s.lst_cnt && k < 64; k++)
+        if (s.lsts[k].doc && !strcmp(s.lsts[k].protocol, "HTTPS"))
+            add_certificates(&s, memo, k);
     json_decref(memo->world);
     memo->world = world;
 
@@ -1652,6 +1906,7 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     free(sets);
     free(set_cnt);
     json_decref(s.backends);
+    json_decref(s.said);
     free(s.ensured);
     free(s.lsts);
     kinds_free(&kinds);

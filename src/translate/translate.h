@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "config/config.h"
 
@@ -25,6 +26,8 @@ struct alb_translate_opts {
     json_t *resolved;           /* DNS name -> array of addresses, for ExternalName Services (a name
                                    absent: not looked up yet; []: does not resolve); NULL: not resolved
                                    here (alb translate, alb check) */
+    const char *alb_namespace;  /* ALB's own: AlbConfig CertificateIds name Secrets there; NULL: "default" */
+    time_t now;                 /* for certificate expiry warnings; 0: none */
 };
 
 enum alb_diag_level { ALB_DIAG_INFO, ALB_DIAG_WARNING, ALB_DIAG_ERROR };

@@ -15,7 +15,19 @@ import pytest
 from conftest import ALB_BIN, free_port, read_response
 
 
-def albconfig(port, name="alb-test"):
+def ingress_class(albconfig_name):
+    """IngressClass alb, ours, for AlbConfig <albconfig_name>."""
+    return textwrap.dedent(f"""\
+        apiVersion: networking.k8s.io/v1
+        kind: IngressClass
+        metadata: {{name: alb}}
+        spec:
+          controller: ingress.k8s.alibabacloud/alb
+          parameters: {{apiGroup: alibabacloud.com, kind: AlbConfig, name: {albconfig_name}}}
+        """)
+
+
+def albconfig(port, name="alb-test", https_port=None):
     return textwrap.dedent(f"""\
         apiVersion: alibabacloud.com/v1
         kind: AlbConfig
@@ -25,16 +37,10 @@ def albconfig(port, name="alb-test"):
           listeners:
             - port: {port}
               protocol: HTTP
-            - port: 443
+            - port: {https_port or free_port()}
               protocol: HTTPS
         ---
-        apiVersion: networking.k8s.io/v1
-        kind: IngressClass
-        metadata: {{name: alb}}
-        spec:
-          controller: ingress.k8s.alibabacloud/alb
-          parameters: {{apiGroup: alibabacloud.com, kind: AlbConfig, name: {name}}}
-        """)
+        """) + ingress_class(name)
 
 
 def service(name, backend_port, ns="default", ready=True, port_name="http"):
@@ -59,10 +65,12 @@ def service(name, backend_port, ns="default", ready=True, port_name="http"):
         """)
 
 
-def ingress(name, rules, ns="default", annotations=None, default_backend=None, cls="alb"):
+def ingress(name, rules, ns="default", annotations=None, default_backend=None, cls="alb", tls=None):
     obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
            "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}},
            "spec": {"ingressClassName": cls, "rules": rules}}
+    if tls:
+        obj["spec"]["tls"] = tls
     if default_backend:
         obj["spec"]["defaultBackend"] = {"service": {"name": default_backend, "port": {"number": 80}}}
     return json.dumps(obj)
@@ -79,11 +87,13 @@ def cluster(tmp_path, start_alb, backend, backend2):
     d = tmp_path / "manifests"
     d.mkdir()
     port = free_port()
-    (d / "00-albconfig.yaml").write_text(albconfig(port))
+    https_port = free_port()
+    (d / "00-albconfig.yaml").write_text(albconfig(port, https_port=https_port))
     (d / "10-services.yaml").write_text(service("s1", backend.port) + "---\n" + service("s2", backend2.port))
     (d / "20-ingress.json").write_text(ingress("web", [{"host": "foo.bar.com", "http": {"paths": [path("/", "s1")]}}]))
     a = start_alb(manifests=d, port=port)
     a.dir = d
+    a.https_port = https_port
     return a
 
 
@@ -106,7 +116,6 @@ def test_serves_what_the_objects_say(cluster):
     assert get(cluster.port, "/x", "other.com")[0] == 404
     log = cluster.log_path.read_text()
     assert "spec.config.zoneMappings: a cloud setting, ignored here" in log
-    assert "HTTPS is accepted and not served yet" in log
 
 
 def test_path_matching_table_and_wildcards(cluster):
@@ -367,4 +376,4 @@ def test_annotations_through_the_binary(cluster):
     s.sendall(b"GET /a/b?c=d HTTP/1.1\r\nHost: secure.com\r\n\r\n")
     status, headers, _, _ = read_response(s)
     s.close()
-    assert status == 308 and headers["location"] == ["https://secure.com/a/b?c=d"]
+    assert status == 308 and headers["location"] == [f"https://secure.com:{cluster.https_port}/a/b?c=d"]

@@ -9,7 +9,8 @@
 #include "translate/translate.h"
 #include "test.h"
 
-static const struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config", NULL};
+static const struct alb_translate_opts opts = {ALB_DEFAULT_CONTROLLER, "127.0.0.1", "default/alb-config", NULL,
+                                                "default", 0};
 
 /* A folder's worth of objects: an AlbConfig, our class, two Services with
  * slices, and Ingresses "a" and "b". */
