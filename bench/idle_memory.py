@@ -6,10 +6,12 @@ HAProxy. For each proxy and each count N (argv, default 10000 19000):
 Prints the proxy's RSS growth per connection (beyond what the kernel holds
 for the sockets, which RSS does not count). One process may hold at most
 RLIMIT_NOFILE descriptors; counts above the hard limit are skipped with a
-note. A benchmark: it prints numbers and asserts nothing."""
+note. MODE=https measures TLS 1.3 connections (as bench/peers.py sets the
+proxies up). A benchmark: it prints numbers and asserts nothing."""
 import os
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -38,16 +40,24 @@ def settle(pid):
     return last
 
 
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if not peers.TLS:
+        return s
+    ctx = ssl._create_unverified_context()
+    return ctx.wrap_socket(s, server_hostname="bench.example")
+
+
 def measure(proxy, n, partial):
     pid = proxy.proc.pid
-    warm = socket.create_connection(("127.0.0.1", proxy.port))
+    warm = connect(proxy.port)
     warm.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     warm.recv(4096)
     base = settle(pid)
     conns = []
     try:
         for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+            s = connect(proxy.port)
             if partial:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"p" * 3000)
             else:
@@ -76,7 +86,7 @@ def main():
     bport = peers.free_port()
     backend = subprocess.Popen([os.path.join(work, "okserver"), str(bport)])
     peers.wait_port(bport)
-    print(f"fd limit {hard}; RSS growth per connection, bytes; fresh proxies for every figure, "
+    print(f"{peers.MODE}: fd limit {hard}; RSS growth per connection, bytes; fresh proxies for every figure, "
           "so no run reuses memory another one freed")
     try:
         for n in counts:
