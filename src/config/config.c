@@ -393,9 +393,10 @@ static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
         return -1;
     }
     b->name = xstrdup(name);
-    if (proto && strcmp(proto, "http") != 0) {
+    b->tls = proto && !strcmp(proto, "https");
+    if (proto && strcmp(proto, "http") != 0 && !b->tls) {
         size_t n = push_key(c, "protocol");
-        failf(c, "unsupported protocol \"%.32s\" (supported: http)", proto);
+        failf(c, "unsupported protocol \"%.32s\" (supported: http, https)", proto);
         pop(c, n);
         return -1;
     }
@@ -1916,7 +1917,7 @@ static json_t *backend_to_json(const struct alb_backend *b)
         json_array_append_new(eps, json_pack("{s:s,s:i,s:i,s:b}", "address", b->eps[i].address, "port",
                                              (int)b->eps[i].port, "weight", (int)b->eps[i].weight, "ready",
                                              b->eps[i].ready));
-    json_t *o = json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", "http", "algorithm",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", b->tls ? "https" : "http", "algorithm",
                           "round_robin", "timeouts", "connect_ms", (json_int_t)b->connect_timeout_ms, "response_ms",
                           (json_int_t)b->response_timeout_ms, "endpoints", eps);
     const struct alb_health_check *h = &b->health_check;

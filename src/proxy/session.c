@@ -926,10 +926,10 @@ static void set_state_idle(struct alb_client *c)
 
 /* connect_upstream() : attaches an upstream connection to c->endpoint.
  * Returns false after answering the client (502) when none can be had. */
-static bool connect_upstream(struct alb_client *c, bool allow_pooled)
+static bool connect_upstream(struct alb_client *c, bool allow_pooled, const char *host)
 {
     int err = 0;
-    c->up = alb_upstream_get(c->w, c->endpoint, c, allow_pooled, &err);
+    c->up = alb_upstream_get(c->w, c->endpoint, c->backend->tls ? host : NULL, c, allow_pooled, &err);
     if (!c->up) {
         alb_log_warn("conn=%" PRIu64 " action=\"connecting to %s\": %s", c->id, c->endpoint->text, strerror(err));
         local_reply(c, err == ENOMEM ? 503 : 502, false);
@@ -1174,13 +1174,13 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             continue;
         const struct alb_backend *mb = pick_backend(c, act);
         const struct alb_endpoint *mep = mb->ep_cnt ? &mb->eps[alb_worker_random(c->w) % mb->ep_cnt] : NULL;
-        if (mep && mep->weight && mep->ready)
+        if (mep && mep->weight && mep->ready && !mb->tls) /* mirrors speak plain HTTP only */
             c->mirror = alb_mirror_start(c->w, mep, alb_buf_head(c->uphead), c->uphead_len, mb->response_timeout_ms,
                                          &c->mirror);
     }
     alb_buf_consume(c->side.in, head_len);
     c->resp_phase = R_HEAD;
-    connect_upstream(c, true);
+    connect_upstream(c, true, host);
 }
 
 /* ---- responses ------------------------------------------------------------ */
@@ -1193,6 +1193,9 @@ static void fail_upstream(struct alb_client *c, int status, const char *why)
 {
     bool may_retry = c->up && (c->up->flags & ALB_UP_REUSED) &&
                      !(c->flags & (C_BODY_SENT | C_RESP_STARTED | C_RETRIED)) && c->uphead;
+    char sni[sizeof(c->up->sni)] = "";
+    if (c->up)
+        memcpy(sni, c->up->sni, sizeof(sni)); /* the host the request asked for */
     if (c->up) {
         alb_upstream_release(c->up, false);
         c->up = NULL;
@@ -1202,7 +1205,7 @@ static void fail_upstream(struct alb_client *c, int status, const char *why)
         c->flags &= ~C_REQ_WRITE_FAILED;
         c->uphead->start = 0; /* the head bytes are still in place */
         c->uphead->end = c->uphead_len;
-        connect_upstream(c, false);
+        connect_upstream(c, false, sni);
         return;
     }
     alb_log_warn("conn=%" PRIu64 " action=\"%s\" upstream=%s: %s", c->id, action_name(c),

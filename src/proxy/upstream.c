@@ -6,8 +6,12 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "core/log.h"
 #include "net/sock.h"
+#include "tls/tls.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
 
@@ -40,6 +44,8 @@ void alb_upstream_close(struct alb_upstream *up)
     if (!up->client)
         pool_unlink(up);
     alb_loop_disarm(&up->w->loop, &up->idle_timer);
+    alb_tls_close(up->side.tls);
+    up->side.tls = NULL;
     close(up->side.io.fd);
     alb_bufpool_put(&up->w->bufs, up->side.in);
     up->side.in = NULL;
@@ -63,15 +69,24 @@ static void on_io(struct alb_io *io, uint32_t events)
         return;
     }
     /* Pooled: readability means the server closed or sent stray bytes;
-     * either way the connection cannot carry a new request. */
+     * either way the connection cannot carry a new request. Over TLS it may
+     * be a message of TLS itself (a session ticket), which reads as nothing. */
+    if (up->side.tls && (events & EPOLLIN) && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        char b[64];
+        bool want_write;
+        if (alb_tls_read(up->side.tls, b, sizeof(b), &want_write) == 0 && !want_write)
+            return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         alb_upstream_close(up);
 }
 
-struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep,
+struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep, const char *sni,
                                       struct alb_client *client, bool allow_pooled, int *err)
 {
-    struct alb_upool *pool = alb_worker_pool_of(w, ep->text);
+    char key[sizeof(ep->text) + 8];
+    snprintf(key, sizeof(key), "%s%s", sni ? "tls " : "", ep->text); /* TLS and plain connections apart */
+    struct alb_upool *pool = alb_worker_pool_of(w, key);
     if (!pool) {
         *err = ENOMEM;
         return NULL;
@@ -99,6 +114,15 @@ struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_end
     }
     up->side.io.fd = fd;
     up->side.io.fn = on_io;
+    if (sni) {
+        snprintf(up->sni, sizeof(up->sni), "%s", sni);
+        if (!(up->side.tls = alb_tls_connect(fd, sni))) {
+            *err = ENOMEM;
+            close(fd);
+            free(up);
+            return NULL;
+        }
+    }
     up->w = w;
     up->client = client;
     up->pool = pool;
@@ -107,6 +131,7 @@ struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_end
     int rc = alb_loop_add(&w->loop, &up->side.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
     if (rc < 0) {
         *err = -rc;
+        alb_tls_close(up->side.tls);
         close(fd);
         free(up);
         return NULL;

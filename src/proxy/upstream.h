@@ -37,13 +37,16 @@ struct alb_upstream {
     struct alb_deferred defer;
     uint32_t flags;
     size_t scanned;              /* response head scan position */
+    char sni[254];               /* TLS: the name it was opened for ("": plain TCP) */
 };
 
 /* alb_upstream_get() : an idle pooled connection to <ep>, or a new one
- * (connecting). Returns NULL with *err set (positive errno) when no socket
- * could be made; ECONNREFUSED and friends from an immediate connect failure
- * show up here too. The result is attached to <client>. */
-struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep,
+ * (connecting); over TLS when <sni> is set (the name to send; "" for
+ * none), pooled apart from plain ones. Returns NULL with *err set
+ * (positive errno) when no socket could be made; ECONNREFUSED and friends
+ * from an immediate connect failure show up here too. The result is
+ * attached to <client>. */
+struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep, const char *sni,
                                       struct alb_client *client, bool allow_pooled, int *err);
 
 /* alb_upstream_release() : detaches <up> from its client; pools it when it

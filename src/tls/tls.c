@@ -33,6 +33,7 @@ static struct {
     size_t key_cnt;
     X509 *generated_cert;
     EVP_PKEY *generated_key;
+    SSL_CTX *client; /* for backends */
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void err_text(char *err, size_t err_len, const char *what)
@@ -112,6 +113,20 @@ int alb_tls_init(char *err, size_t err_len)
         err_text(err, err_len, "making a session ticket key");
         return -1;
     }
+    static const unsigned char alpn[] = "\x08http/1.1";
+    SSL_CTX *client = SSL_CTX_new(TLS_client_method());
+    if (!client || !SSL_CTX_set_min_proto_version(client, TLS1_2_VERSION) ||
+        SSL_CTX_set_alpn_protos(client, alpn, sizeof(alpn) - 1) != 0) {
+        err_text(err, err_len, "setting up TLS to backends");
+        SSL_CTX_free(client);
+        return -1;
+    }
+    SSL_CTX_set_verify(client, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_options(client, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(client, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(client, 1);
+    g.client = client;
     return generate_certificate(err, err_len);
 }
 
@@ -516,6 +531,18 @@ struct alb_tls_conn *alb_tls_accept(const struct alb_listener_cfg *l, int fd)
         return NULL;
     }
     SSL_set_accept_state(s);
+    return (struct alb_tls_conn *)s;
+}
+
+struct alb_tls_conn *alb_tls_connect(int fd, const char *sni)
+{
+    SSL *s = g.client ? SSL_new(g.client) : NULL;
+    if (!s || SSL_set_fd(s, fd) != 1 || (sni && sni[0] && SSL_set_tlsext_host_name(s, sni) != 1)) {
+        SSL_free(s);
+        ERR_clear_error();
+        return NULL;
+    }
+    SSL_set_connect_state(s);
     return (struct alb_tls_conn *)s;
 }
 

@@ -285,6 +285,7 @@ struct lst {
 struct backend_use {
     const char *name, *field, *service, *port_name; /* in text; port_name NULL: by number */
     json_int_t port_number;
+    bool tls;
     json_int_t connect_ms, read_ms;
     size_t position; /* the backend's, in the builder */
     char *text;      /* owned */
@@ -305,7 +306,7 @@ static void backend_uses_clear(struct backend_uses *u)
 
 static void backend_uses_add(struct backend_uses *u, const char *name, const char *field, const char *service,
                              const char *port_name, json_int_t port_number, json_int_t connect_ms, json_int_t read_ms,
-                             size_t position)
+                             bool tls, size_t position)
 {
     if (u->cnt == u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 4;
@@ -322,8 +323,8 @@ static void backend_uses_add(struct backend_uses *u, const char *name, const cha
         return;
     struct backend_use *x = &u->v[u->cnt++];
     *x = (struct backend_use){memcpy(t, name, ln), memcpy(t + ln, field, lf), memcpy(t + ln + lf, service, ls),
-                              port_name ? memcpy(t + ln + lf + ls, port_name, lp) : NULL, port_number, connect_ms,
-                              read_ms, position, t};
+                              port_name ? memcpy(t + ln + lf + ls, port_name, lp) : NULL, port_number, tls,
+                              connect_ms, read_ms, position, t};
 }
 
 struct state {
@@ -833,7 +834,7 @@ static enum service_problem service_endpoints(struct state *s, const char *ns, c
  * an Ingress's timeouts, into key[]; the use is recorded in s->uses, for
  * ensure_backend(). False (diagnosed) when the port is invalid. */
 static bool backend_key(struct state *s, json_t *ing, const char *field, const char *ns, const char *svc,
-                        json_t *port_ref, json_int_t connect_ms, json_int_t read_ms, char *key, size_t len)
+                        json_t *port_ref, json_int_t connect_ms, json_int_t read_ms, bool tls, char *key, size_t len)
 {
     json_t *pnum = json_object_get(port_ref, "number");
     const char *pname = str_at(port_ref, "name");
@@ -855,8 +856,12 @@ static bool backend_key(struct state *s, json_t *ing, const char *field, const c
         size_t n = strlen(key);
         snprintf(key + n, len - n, "%sread=%llds", connect_ms ? "," : "~", (long long)(read_ms / 1000));
     }
+    if (tls) { /* and TLS: its own backend and pools */
+        size_t n = strlen(key);
+        snprintf(key + n, len - n, "%shttps", connect_ms || read_ms ? "," : "~");
+    }
     backend_uses_add(s->uses, key, field, svc, json_is_integer(pnum) ? NULL : pname,
-                     json_is_integer(pnum) ? json_integer_value(pnum) : 0, connect_ms, read_ms,
+                     json_is_integer(pnum) ? json_integer_value(pnum) : 0, connect_ms, read_ms, tls,
                      alb_config_builder_position(s->builder, key));
     return true;
 }
@@ -886,6 +891,8 @@ static void ensure_backend(struct state *s, const char *ns, const char *ing_name
                                       : json_pack("{s:I}", "number", use->port_number);
     json_t *eps = json_array();
     json_t *b = json_pack("{s:s,s:o}", "name", key, "endpoints", eps);
+    if (use->tls)
+        json_object_set_new(b, "protocol", json_string("https"));
     if (connect_ms || read_ms) {
         json_t *t = json_object();
         if (connect_ms)
@@ -1015,6 +1022,7 @@ struct ing_opts {
     char rewrite_path[1024]; /* template; "" when no rewrite */
     char rewrite_query[1024];
     bool has_rewrite_query;
+    bool backend_tls;    /* backend-protocol HTTPS */
 };
 
 static bool has_nginx_annotations(json_t *ing)
@@ -1095,18 +1103,23 @@ static bool read_annotations(struct state *s, json_t *ing, const char *albconfig
         io->rewrite_path[0] = '\0';
     }
     if ((v = annotation(ing, ANN_ALB "backend-protocol")) && strcmp(v, "http")) {
-        bool known = !strcmp(v, "https") || !strcmp(v, "grpc");
-        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_ALB "backend-protocol]: %s",
-             known ? "https and grpc backends are not served yet (the TLS and HTTP/2 issue)"
-                   : "expected http, https or grpc (ALB Ingress would silently use http)");
-        return false;
+        io->backend_tls = !strcmp(v, "https");
+        if (!io->backend_tls) {
+            diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_ALB "backend-protocol]: %s",
+                 !strcmp(v, "grpc") ? "grpc backends are not served yet (HTTP/2)"
+                                    : "expected http, https or grpc (ALB Ingress would silently use http)");
+            return false;
+        }
     }
     if ((v = annotation(ing, ANN_NGINX "backend-protocol")) && strcasecmp(v, "HTTP") && strcasecmp(v, "AUTO_HTTP")) {
-        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "backend-protocol]: %s",
-             !strcasecmp(v, "HTTPS") || !strcasecmp(v, "GRPC") || !strcasecmp(v, "GRPCS")
-                 ? "HTTPS, GRPC and GRPCS backends are not served yet (the TLS and HTTP/2 issue)"
-                 : "expected HTTP, HTTPS, AUTO_HTTP, GRPC or GRPCS (FCGI is not supported)");
-        return false;
+        io->backend_tls = !strcasecmp(v, "HTTPS");
+        if (!io->backend_tls) {
+            diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "backend-protocol]: %s",
+                 !strcasecmp(v, "GRPC") || !strcasecmp(v, "GRPCS")
+                     ? "GRPC and GRPCS backends are not served yet (HTTP/2)"
+                     : "expected HTTP, HTTPS, AUTO_HTTP, GRPC or GRPCS (FCGI is not supported)");
+            return false;
+        }
     }
     if ((v = annotation(ing, ANN_NGINX "proxy-body-size")) && parse_size(v, &io->g.body_size) < 0) {
         diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
@@ -1159,6 +1172,7 @@ static json_t *path_actions(struct state *s, json_t *ing, const struct ing_opts 
     char bf[160], bname[512];
     snprintf(bf, sizeof(bf), "%s.backend.service", field);
     if (!backend_key(s, ing, bf, ns_of(ing), str_at(svc, "name"), obj_at(svc, "port"), io->g.connect_ms, io->g.read_ms,
+                     io->backend_tls,
                      bname, sizeof(bname))) {
         json_decref(*redirect);
         *redirect = NULL;
@@ -1365,7 +1379,7 @@ static bool translate_ingress(struct state *s, json_t *ing, const char *albconfi
     if (db && str_at(db, "name")) {
         char bname[512];
         if (!backend_key(s, ing, "spec.defaultBackend.service", ns, str_at(db, "name"), obj_at(db, "port"),
-                         io.g.connect_ms, io.g.read_ms, bname, sizeof(bname)))
+                         io.g.connect_ms, io.g.read_ms, io.backend_tls, bname, sizeof(bname)))
             goto reject;
         json_t *rule = json_pack("{s:i,s:{},s:[{s:s,s:s}]}", "order", DEFAULT_BACKEND_ORDER, "match", "actions", "type",
                                  "forward", "backend", bname);

@@ -98,8 +98,15 @@ def read_chunked(sock, buf):
 
 
 class Backend:
-    def __init__(self, name="backend", port=0):
+    """<tls>: an ssl.SSLContext: connections are TLS; the SNI names each
+    handshake sent are in .sni."""
+
+    def __init__(self, name="backend", port=0, tls=None):
         self.name = name
+        self.tls = tls
+        self.sni = []
+        if tls:
+            tls.sni_callback = lambda sock, server_name, ctx: self.sni.append(server_name) and None
         self.rec = Recorded()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -144,6 +151,8 @@ class Backend:
         buf = b""
         served = 0
         try:
+            if self.tls:
+                c = self.tls.wrap_socket(c, server_side=True)
             while True:
                 head, buf = read_head(c, buf)
                 if head is None:
@@ -157,7 +166,7 @@ class Backend:
                 if keep is None:
                     return
                 buf = keep
-        except (ConnectionError, OSError, ValueError, AssertionError):
+        except (ConnectionError, OSError, ValueError, AssertionError):  # ssl.SSLError is an OSError
             return
         finally:
             self.clients.discard(c)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from backend import Backend
 from conftest import free_port, read_response, simple_config
 
 
@@ -248,3 +249,27 @@ def test_certificate_rotated_under_load(start_alb, backend, certs):
     with socket.create_connection(("127.0.0.1", a.port), timeout=5) as raw:
         with ctx.wrap_socket(raw, server_hostname="foo.bar.com") as s:
             assert s.getpeercert()["subjectAltName"] == (("DNS", "foo.bar.com"),)
+
+
+def test_https_backend(start_alb, certs):
+    """A backend with "protocol": "https": ALB speaks TLS to it, with the
+    request's host as SNI, and pools the connection."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs["foo"]["file"], certs["foo"]["file"].replace(".crt", ".key"))
+    b = Backend("tls-backend", tls=ctx)
+    try:
+        port = free_port()
+        cfg = simple_config(port, {"web": [b]})
+        cfg["backends"][0]["protocol"] = "https"
+        a = start_alb(cfg, workers=1)
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        for _ in range(3):
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: foo.bar.com:8080\r\n\r\n")
+            status, headers, body, _ = read_response(s)
+            assert status == 200 and headers["x-backend"] == ["tls-backend"]
+        s.close()
+        assert b.sni == ["foo.bar.com"]          # one handshake: the connection was reused
+        assert b.rec.connections == 1
+        assert json.loads(a.admin_get("/config")[1])["backends"][0]["protocol"] == "https"
+    finally:
+        b.stop()
