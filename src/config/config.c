@@ -464,9 +464,42 @@ const char *const alb_tls_policy_names[5] = {"tls_cipher_policy_1_0", "tls_ciphe
 
 #define REDACTED_KEY "(redacted)"
 
+/* The optional "client_auth" object of <o>. */
+static int parse_client_auth(struct ctx *c, json_t *o, struct alb_client_auth *a)
+{
+    static const char *const fields[] = {"verify", "ca_pem", "depth", "pass_certificate", NULL};
+    static const char *const modes[] = {"off", "on", "optional", "optional_no_ca"};
+    json_t *ca = json_object_get(o, "client_auth");
+    *a = (struct alb_client_auth){ALB_CLIENT_VERIFY_OFF, NULL, 1, false};
+    if (!ca)
+        return 0;
+    size_t n = push_key(c, "client_auth");
+    const char *verify, *pem;
+    if (check_fields(c, ca, fields) < 0 || get_str(c, ca, "verify", true, &verify) < 0 ||
+        get_str(c, ca, "ca_pem", false, &pem) < 0 || get_u32(c, ca, "depth", 1, 10, &a->depth) < 0 ||
+        get_bool(c, ca, "pass_certificate", &a->pass_certificate) < 0)
+        return -1;
+    size_t m = 0;
+    while (m < 4 && strcmp(verify, modes[m]))
+        m++;
+    if (m == 4) {
+        push_key(c, "verify");
+        return failf(c, "expected off, on, optional or optional_no_ca");
+    }
+    a->verify = (enum alb_client_verify)m;
+    if (a->verify != ALB_CLIENT_VERIFY_OFF && a->verify != ALB_CLIENT_VERIFY_OPTIONAL_NO_CA &&
+        !(pem && strstr(pem, "-----BEGIN CERTIFICATE-----"))) {
+        push_key(c, "ca_pem");
+        return failf(c, "the CA certificates (PEM) are required to verify");
+    }
+    a->ca_pem = pem ? xstrdup(pem) : NULL;
+    pop(c, n);
+    return 0;
+}
+
 static int parse_certificate(struct ctx *c, json_t *o, struct alb_certificate *cert)
 {
-    static const char *const fields[] = {"name", "hosts", "cert_pem", "key_pem", NULL};
+    static const char *const fields[] = {"name", "hosts", "cert_pem", "key_pem", "client_auth", NULL};
     const char *name, *pem, *key;
     char **hosts;
     size_t host_cnt;
@@ -499,13 +532,14 @@ static int parse_certificate(struct ctx *c, json_t *o, struct alb_certificate *c
     }
     cert->cert_pem = xstrdup(pem);
     cert->key_pem = xstrdup(key);
-    return 0;
+    return parse_client_auth(c, o, &cert->client_auth);
 }
 
 /* The "tls" object of an HTTPS listener. */
 static int parse_tls(struct ctx *c, json_t *o, struct alb_listener_tls *t)
 {
-    static const char *const fields[] = {"policy", "http2", "certificates", "default_certificate", "hsts", NULL};
+    static const char *const fields[] = {"policy", "http2", "certificates", "default_certificate", "hsts",
+                                         "client_auth", NULL};
     size_t n = push_key(c, "tls");
     if (!o)
         return failf(c, "required for an HTTPS listener");
@@ -537,6 +571,8 @@ static int parse_tls(struct ctx *c, json_t *o, struct alb_listener_tls *t)
         return failf(c, "expected a header value of 1-256 characters");
     }
     t->hsts = hsts ? xstrdup(hsts) : NULL;
+    if (parse_client_auth(c, o, &t->client_auth) < 0)
+        return -1;
     json_t *certs = get_array(c, o, "certificates", false, &rc);
     if (rc < 0)
         return -1;
@@ -581,9 +617,11 @@ static void free_tls(struct alb_listener_tls *t, alb_tls_state_free_fn *state_fr
         free(t->certs[i].hosts);
         free(t->certs[i].cert_pem);
         free(t->certs[i].key_pem);
+        free(t->certs[i].client_auth.ca_pem);
     }
     free(t->certs);
     free(t->hsts);
+    free(t->client_auth.ca_pem);
 }
 
 /* ---- backend positions ------------------------------------------------------ */
@@ -1210,10 +1248,13 @@ static int parse_rule(struct ctx *c, json_t *o, struct alb_rule *r)
 /* The listener's "forwarding" object (may be NULL: the defaults). */
 static int parse_forwarding(struct ctx *c, json_t *o, struct alb_forwarding *f)
 {
-    static const char *const fields[] = {"x_forwarded_for", "x_forwarded_proto", "x_forwarded_port",
-                                         "x_forwarded_host", "x_real_ip", "x_forwarded_client_srcport", "slb_id",
-                                         NULL};
-    *f = (struct alb_forwarding){ALB_XFF_APPEND, true, true, true, true, false, NULL};
+    static const char *const fields[] = {"x_forwarded_for",    "x_forwarded_proto",      "x_forwarded_port",
+                                         "x_forwarded_host",   "x_real_ip",              "x_forwarded_client_srcport",
+                                         "slb_id",             "client_cert_subject_dn", "client_cert_issuer_dn",
+                                         "client_cert_fingerprint", "client_cert_verify", NULL};
+    static const char *const cc_keys[] = {"client_cert_subject_dn", "client_cert_issuer_dn", "client_cert_fingerprint",
+                                          "client_cert_verify"};
+    *f = (struct alb_forwarding){ALB_XFF_APPEND, true, true, true, true, false, NULL, NULL, NULL, NULL, NULL};
     if (!o)
         return 0;
     size_t n = push_key(c, "forwarding");
@@ -1237,6 +1278,17 @@ static int parse_forwarding(struct ctx *c, json_t *o, struct alb_forwarding *f)
         return failf(c, "expected 1-253 characters without control characters");
     }
     f->slb_id = slb_id ? xstrdup(slb_id) : NULL;
+    char **cc[] = {&f->cc_subject, &f->cc_issuer, &f->cc_fingerprint, &f->cc_verify};
+    for (size_t i = 0; i < 4; i++) {
+        const char *name;
+        if (get_str(c, o, cc_keys[i], false, &name) < 0)
+            return -1;
+        if (name && (!name[0] || strlen(name) > 64 || !is_token_text(name))) {
+            push_key(c, cc_keys[i]);
+            return failf(c, "expected a header name");
+        }
+        *cc[i] = name ? xstrdup(name) : NULL;
+    }
     pop(c, n);
     return 0;
 }
@@ -1693,6 +1745,10 @@ void alb_config_free(struct alb_config *c)
         free(l->address);
         free(l->acl);
         free(l->forwarding.slb_id);
+        free(l->forwarding.cc_subject);
+        free(l->forwarding.cc_issuer);
+        free(l->forwarding.cc_fingerprint);
+        free(l->forwarding.cc_verify);
         free_tls(&l->tls, c->tls_free);
     }
     free(c->listeners);
@@ -1856,14 +1912,29 @@ static json_t *cidr_to_json(const struct alb_cidr *c)
     return json_string(text);
 }
 
+static void client_auth_to_json(json_t *o, const struct alb_client_auth *a)
+{
+    static const char *const modes[] = {"off", "on", "optional", "optional_no_ca"};
+    if (!o || a->verify == ALB_CLIENT_VERIFY_OFF)
+        return;
+    json_t *j = json_pack("{s:s,s:I,s:b}", "verify", modes[a->verify], "depth", (json_int_t)a->depth,
+                          "pass_certificate", a->pass_certificate);
+    if (j && a->ca_pem)
+        json_object_set_new(j, "ca_pem", json_string(a->ca_pem));
+    json_object_set_new(o, "client_auth", j);
+}
+
 /* Private keys are never shown: "(redacted)" stands for them. */
 static json_t *tls_to_json(const struct alb_listener_tls *t)
 {
     json_t *certs = json_array();
-    for (size_t i = 0; certs && i < t->cert_cnt; i++)
-        json_array_append_new(certs, json_pack("{s:s,s:o,s:s,s:s}", "name", t->certs[i].name, "hosts",
-                                               strings_to_json(t->certs[i].hosts, t->certs[i].host_cnt), "cert_pem",
-                                               t->certs[i].cert_pem, "key_pem", REDACTED_KEY));
+    for (size_t i = 0; certs && i < t->cert_cnt; i++) {
+        json_t *one = json_pack("{s:s,s:o,s:s,s:s}", "name", t->certs[i].name, "hosts",
+                                strings_to_json(t->certs[i].hosts, t->certs[i].host_cnt), "cert_pem",
+                                t->certs[i].cert_pem, "key_pem", REDACTED_KEY);
+        client_auth_to_json(one, &t->certs[i].client_auth);
+        json_array_append_new(certs, one);
+    }
     json_t *o = json_pack("{s:s,s:b,s:o}", "policy", alb_tls_policy_names[t->policy], "http2", t->http2,
                           "certificates", certs);
     if (o && t->default_cert >= 0)
@@ -1872,6 +1943,7 @@ static json_t *tls_to_json(const struct alb_listener_tls *t)
         json_object_set_new(o, "default_certificate", json_null());
     if (o && t->hsts)
         json_object_set_new(o, "hsts", json_string(t->hsts));
+    client_auth_to_json(o, &t->client_auth);
     return o;
 }
 
@@ -1899,6 +1971,12 @@ static json_t *listener_to_json(const struct alb_config *c, const struct alb_lis
                            "x_forwarded_client_srcport", f->client_port);
     if (fw && f->slb_id)
         json_object_set_new(fw, "slb_id", json_string(f->slb_id));
+    const char *cc_names[] = {f->cc_subject, f->cc_issuer, f->cc_fingerprint, f->cc_verify};
+    static const char *const cc_keys[] = {"client_cert_subject_dn", "client_cert_issuer_dn", "client_cert_fingerprint",
+                                          "client_cert_verify"};
+    for (size_t i = 0; fw && i < 4; i++)
+        if (cc_names[i])
+            json_object_set_new(fw, cc_keys[i], json_string(cc_names[i]));
     if (o) {
         json_object_set_new(o, "forwarding", fw);
         json_object_set_new(o, "gzip", json_boolean(l->gzip));

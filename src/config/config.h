@@ -237,6 +237,9 @@ struct alb_forwarding {
     bool real_ip;     /* X-Real-IP */
     bool client_port; /* X-Forwarded-Client-srcport: the client's source port */
     char *slb_id;     /* owned; SLB-ID: this value; NULL: not sent */
+    /* ALB's client-certificate headers (HTTPS listeners asking for client
+     * certificates): the header names to send them under; NULL: not sent */
+    char *cc_subject, *cc_issuer, *cc_fingerprint, *cc_verify; /* owned */
 };
 
 /* TLS of an HTTPS listener (docs/config.md, "tls"). */
@@ -249,12 +252,28 @@ enum alb_tls_policy { /* ALB's system policies */
 };
 extern const char *const alb_tls_policy_names[5]; /* "tls_cipher_policy_1_0", ... */
 
+/* Client certificates (ALB's caEnabled; nginx's auth-tls-*). */
+enum alb_client_verify {
+    ALB_CLIENT_VERIFY_OFF,
+    ALB_CLIENT_VERIFY_ON,            /* a certificate from one of the CAs is required */
+    ALB_CLIENT_VERIFY_OPTIONAL,      /* asked for; one that is sent must verify */
+    ALB_CLIENT_VERIFY_OPTIONAL_NO_CA /* asked for; not verified, the result is told to the backend */
+};
+
+struct alb_client_auth {
+    enum alb_client_verify verify;
+    char *ca_pem;          /* owned; the CAs; NULL only with OPTIONAL_NO_CA */
+    uint32_t depth;        /* the longest chain accepted, 1..10 */
+    bool pass_certificate; /* the certificate itself to the backend (ssl-client-cert) */
+};
+
 struct alb_certificate {
     char *name;     /* owned */
     char **hosts;   /* owned; lower-case; "*.example.com": one label; none: the certificate's own names */
     size_t host_cnt;
     char *cert_pem; /* owned: the certificate, then its chain */
     char *key_pem;  /* owned */
+    struct alb_client_auth client_auth; /* for handshakes that select this certificate; OFF: the listener's */
 };
 
 struct alb_tls_state; /* tls/: the compiled contexts */
@@ -266,6 +285,7 @@ struct alb_listener_tls {
     size_t cert_cnt;
     long default_cert;             /* index into certs; -1: a generated self-signed certificate */
     char *hsts;                    /* owned; Strict-Transport-Security for hosts with a certificate; NULL: none */
+    struct alb_client_auth client_auth; /* the listener's default */
     struct alb_tls_state *state;   /* owned; built by alb_tls_compile() */
 };
 

@@ -613,8 +613,24 @@ static void put_header_ops(struct out *o, const struct alb_rule *r, enum alb_act
 
 /* Whether ALB sets header <name> on this listener, so that what the client
  * sent under that name is not passed on. */
+static bool is_client_cert_header(const struct alb_forwarding *f, struct alb_str name)
+{
+    const char *names[] = {f->cc_subject, f->cc_issuer, f->cc_fingerprint, f->cc_verify};
+    for (size_t i = 0; i < 4; i++)
+        if (names[i] && alb_str_eq_ci(name, names[i], strlen(names[i])))
+            return true;
+    return false;
+}
+
 static bool set_by_alb(const struct alb_forwarding *f, struct alb_str name)
 {
+    if (f->cc_subject || f->cc_issuer || f->cc_fingerprint || f->cc_verify) {
+        if (is_client_cert_header(f, name))
+            return true;
+    }
+    /* ingress-nginx's client-certificate headers are ALB's to set, never the client's */
+    if (name.len >= 15 && (name.p[0] | 0x20) == 's' && !strncasecmp(name.p, "ssl-client-", 11))
+        return true;
     if (name.len < 6 || (name.p[0] | 0x20) != 'x') /* all but SLB-ID start with X-; a quick no */
         return f->slb_id && alb_str_is_ci(name, "slb-id");
     return (f->xff != ALB_XFF_KEEP && alb_str_is_ci(name, "x-forwarded-for")) ||
@@ -627,6 +643,32 @@ static bool set_by_alb(const struct alb_forwarding *f, struct alb_str name)
 static uint16_t peer_port(const struct alb_client *c)
 {
     return ntohs(c->peer.sa.sa_family == AF_INET6 ? c->peer.in6.sin6_port : c->peer.in4.sin_port);
+}
+
+/* The client certificate, to the backend: ingress-nginx's ssl-client-*
+ * headers, and ALB's under the names the listener gives. */
+static void put_client_cert(struct out *o, const struct alb_client *c, const struct alb_forwarding *f)
+{
+    char text[8192];
+    struct {
+        const char *nginx; /* the ingress-nginx header, or NULL */
+        const char *alb;   /* the listener's name for ALB's, or NULL */
+        void (*fill)(const struct alb_tls_conn *, char *, size_t);
+    } h[] = {{"ssl-client-verify", f->cc_verify, alb_tls_client_verify},
+             {"ssl-client-subject-dn", f->cc_subject, alb_tls_client_subject},
+             {"ssl-client-issuer-dn", f->cc_issuer, alb_tls_client_issuer},
+             {NULL, f->cc_fingerprint, alb_tls_client_fingerprint},
+             {alb_tls_pass_client_cert(c->side.tls) ? "ssl-client-cert" : NULL, NULL, alb_tls_client_cert_escaped}};
+    for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+        if (!h[i].nginx && !h[i].alb)
+            continue;
+        h[i].fill(c->side.tls, text, sizeof(text));
+        struct alb_str value = {text, strlen(text)};
+        if (h[i].nginx && value.len)
+            put_header(o, (struct alb_str){h[i].nginx, strlen(h[i].nginx)}, value);
+        if (h[i].alb && value.len)
+            put_header(o, (struct alb_str){h[i].alb, strlen(h[i].alb)}, value);
+    }
 }
 
 /* build_request_head() : the head sent upstream: the request line and
@@ -714,6 +756,8 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
         put_cstr(&o, f->slb_id);
         put_lit(&o, "\r\n");
     }
+    if (c->side.tls && alb_tls_client_auth(c->side.tls))
+        put_client_cert(&o, c, f);
     if (!has_request_id) {
         put_lit(&o, "X-Request-ID: ");
         const char *id = alb_buf_tail(o.b);

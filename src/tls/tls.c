@@ -36,6 +36,8 @@ static struct {
     SSL_CTX *client; /* for backends */
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+static int ex_pass_cert = -1; /* SSL_CTX ex data: non-NULL: pass the client certificate on */
+
 static void err_text(char *err, size_t err_len, const char *what)
 {
     unsigned long e = ERR_get_error();
@@ -104,7 +106,8 @@ int alb_tls_init(char *err, size_t err_len)
 {
     if (g.generated_cert)
         return 0;
-    if (OPENSSL_init_ssl(0, NULL) != 1) {
+    if (OPENSSL_init_ssl(0, NULL) != 1 ||
+        (ex_pass_cert < 0 && (ex_pass_cert = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)) {
         err_text(err, err_len, "initialising OpenSSL");
         return -1;
     }
@@ -228,6 +231,7 @@ static SSL_CTX *new_ctx(enum alb_tls_policy p, char *err, size_t err_len)
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_timeout(ctx, 2 * 3600); /* tickets outlive two rotations at most */
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"alb", 3); /* resumption with client certificates */
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     return ctx;
 }
@@ -340,6 +344,19 @@ int alb_tls_check_pair(const char *cert_pem, const char *key_pem, struct alb_cer
     return rc;
 }
 
+int alb_tls_check_ca(const char *pem, char *err, size_t err_len)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    size_t cnt = 0;
+    for (X509 *x; b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)); cnt++)
+        X509_free(x);
+    ERR_clear_error();
+    BIO_free(b);
+    if (!cnt)
+        snprintf(err, err_len, "no certificate parses");
+    return cnt ? 0 : -1;
+}
+
 bool alb_cert_covers(char *const *names, size_t name_cnt, const char *host)
 {
     const char *dot = strchr(host, '.');
@@ -351,6 +368,128 @@ bool alb_cert_covers(char *const *names, size_t name_cnt, const char *host)
             return true;
     }
     return false;
+}
+
+/* ---- client certificates ------------------------------------------------------------ */
+
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+    (void)ok;
+    (void)x;
+    return 1; /* optional_no_ca: the result is told to the backend, not enforced */
+}
+
+/* Asks for, and checks, client certificates on <ctx> as <a> says. */
+static int use_client_auth(SSL_CTX *ctx, const struct alb_client_auth *a, char *err, size_t err_len)
+{
+    if (a->verify == ALB_CLIENT_VERIFY_OFF)
+        return 0;
+    if (a->ca_pem) {
+        X509_STORE *store = X509_STORE_new();
+        STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+        BIO *b = BIO_new_mem_buf(a->ca_pem, -1);
+        size_t cnt = 0;
+        for (X509 *x; store && names && b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)); cnt++) {
+            X509_NAME *dup = X509_NAME_dup(X509_get_subject_name(x));
+            if (X509_STORE_add_cert(store, x) != 1 || !dup || !sk_X509_NAME_push(names, dup))
+                X509_NAME_free(dup);
+            X509_free(x);
+        }
+        ERR_clear_error();
+        BIO_free(b);
+        if (!cnt) {
+            X509_STORE_free(store);
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            snprintf(err, err_len, "client_auth.ca_pem: no certificate parses");
+            return -1;
+        }
+        SSL_CTX_set_cert_store(ctx, store);
+        SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    int mode = SSL_VERIFY_PEER | (a->verify == ALB_CLIENT_VERIFY_ON ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    SSL_CTX_set_verify(ctx, mode, a->verify == ALB_CLIENT_VERIFY_OPTIONAL_NO_CA ? accept_any : NULL);
+    SSL_CTX_set_verify_depth(ctx, (int)a->depth);
+    SSL_CTX_set_ex_data(ctx, ex_pass_cert, a->pass_certificate ? (void *)&ex_pass_cert : NULL);
+    return 0;
+}
+
+bool alb_tls_client_auth(const struct alb_tls_conn *c)
+{
+    return (SSL_get_verify_mode((const SSL *)c) & SSL_VERIFY_PEER) != 0;
+}
+
+bool alb_tls_pass_client_cert(const struct alb_tls_conn *c)
+{
+    return SSL_CTX_get_ex_data(SSL_get_SSL_CTX((const SSL *)c), ex_pass_cert) != NULL;
+}
+
+void alb_tls_client_verify(const struct alb_tls_conn *c, char *buf, size_t len)
+{
+    const SSL *s = (const SSL *)c;
+    long rc = SSL_get_verify_result(s);
+    if (!SSL_get0_peer_certificate(s))
+        snprintf(buf, len, "NONE");
+    else if (rc == X509_V_OK)
+        snprintf(buf, len, "SUCCESS");
+    else
+        snprintf(buf, len, "FAILED:%s", X509_verify_cert_error_string(rc));
+}
+
+/* <name> as RFC 2253 text into buf ("" when none). */
+static void dn_text(const X509_NAME *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    BIO *b = name ? BIO_new(BIO_s_mem()) : NULL;
+    if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
+        int n = BIO_read(b, buf, (int)len - 1);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(b);
+}
+
+void alb_tls_client_subject(const struct alb_tls_conn *c, char *buf, size_t len)
+{
+    X509 *x = SSL_get0_peer_certificate((const SSL *)c);
+    dn_text(x ? X509_get_subject_name(x) : NULL, buf, len);
+}
+
+void alb_tls_client_issuer(const struct alb_tls_conn *c, char *buf, size_t len)
+{
+    X509 *x = SSL_get0_peer_certificate((const SSL *)c);
+    dn_text(x ? X509_get_issuer_name(x) : NULL, buf, len);
+}
+
+void alb_tls_client_fingerprint(const struct alb_tls_conn *c, char *buf, size_t len)
+{
+    X509 *x = SSL_get0_peer_certificate((const SSL *)c);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    buf[0] = '\0';
+    if (!x || X509_digest(x, EVP_sha1(), md, &n) != 1)
+        return;
+    for (unsigned i = 0; i < n && 2 * i + 2 < len; i++)
+        snprintf(buf + 2 * i, 3, "%02x", md[i]);
+}
+
+void alb_tls_client_cert_escaped(const struct alb_tls_conn *c, char *buf, size_t len)
+{
+    X509 *x = SSL_get0_peer_certificate((const SSL *)c);
+    BIO *b = x ? BIO_new(BIO_s_mem()) : NULL;
+    buf[0] = '\0';
+    if (b && PEM_write_bio_X509(b, x) == 1) {
+        char *pem;
+        long n = BIO_get_mem_data(b, &pem);
+        size_t w = 0;
+        for (long i = 0; i < n && w + 4 < len; i++) { /* URL-escaped, as nginx's $ssl_client_escaped_cert */
+            unsigned char ch = (unsigned char)pem[i];
+            if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~')
+                buf[w++] = (char)ch;
+            else
+                w += (size_t)snprintf(buf + w, len - w, "%%%02X", ch);
+        }
+        buf[w] = '\0';
+    }
+    BIO_free(b);
 }
 
 /* ---- listener contexts -------------------------------------------------------------- */
@@ -397,8 +536,12 @@ static int on_servername(SSL *s, int *alert, void *arg)
     const char *dot = strchr(host, '.');
     if (!ctx && dot && dot != host)
         ctx = sni_find(st->wild, st->wild_cnt, dot);
-    if (ctx && ctx != st->base)
+    if (ctx && ctx != st->base) {
         SSL_set_SSL_CTX(s, ctx);
+        /* the new context's client certificate settings: SSL_set_SSL_CTX keeps the old ones */
+        SSL_set_verify(s, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
+        SSL_set_verify_depth(s, SSL_CTX_get_verify_depth(ctx));
+    }
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -446,9 +589,12 @@ static struct alb_tls_state *build(const struct alb_listener_tls *t, char *err, 
     }
     for (size_t i = 0; i < t->cert_cnt; i++) {
         const struct alb_certificate *c = &t->certs[i];
-        char why[400];
+        char why[400] = "";
         SSL_CTX *ctx = new_ctx(t->policy, why, sizeof(why));
-        if (!ctx || use_pem(ctx, c->cert_pem, c->key_pem, why, sizeof(why)) < 0) {
+        const struct alb_client_auth *auth =
+            c->client_auth.verify != ALB_CLIENT_VERIFY_OFF ? &c->client_auth : &t->client_auth;
+        if (!ctx || use_pem(ctx, c->cert_pem, c->key_pem, why, sizeof(why)) < 0 ||
+            use_client_auth(ctx, auth, why, sizeof(why)) < 0) {
             snprintf(err, err_len, "certificates[%zu] (%.100s): %s", i, c->name, why);
             SSL_CTX_free(ctx);
             state_free(st);
@@ -475,11 +621,11 @@ static struct alb_tls_state *build(const struct alb_listener_tls *t, char *err, 
     if (t->default_cert >= 0) {
         st->base = st->ctxs[t->default_cert];
     } else {
-        char why[400];
+        char why[400] = "";
         SSL_CTX *ctx = new_ctx(t->policy, why, sizeof(why));
         if (!ctx || SSL_CTX_use_certificate(ctx, g.generated_cert) != 1 ||
-            SSL_CTX_use_PrivateKey(ctx, g.generated_key) != 1) {
-            if (ctx)
+            SSL_CTX_use_PrivateKey(ctx, g.generated_key) != 1 || use_client_auth(ctx, &t->client_auth, why, sizeof(why)) < 0) {
+            if (ctx && !why[0])
                 err_text(why, sizeof(why), "the generated certificate");
             snprintf(err, err_len, "%s", why);
             SSL_CTX_free(ctx);

@@ -70,6 +70,20 @@ void alb_tls_close(struct alb_tls_conn *c);
  * certificate, so HSTS applies. */
 bool alb_tls_named_certificate(const struct alb_tls_conn *c);
 
+/* Client certificates. alb_tls_client_auth() : whether the handshake asked
+ * for one (client_auth not off for the certificate presented);
+ * alb_tls_pass_client_cert() : whether it is passed to the backend. The
+ * rest write text for the headers backends see: the verification result
+ * ("SUCCESS", "NONE", "FAILED:<reason>"), the subject and issuer (RFC
+ * 2253), the SHA-1 fingerprint (hex), the PEM URL-escaped. */
+bool alb_tls_client_auth(const struct alb_tls_conn *c);
+bool alb_tls_pass_client_cert(const struct alb_tls_conn *c);
+void alb_tls_client_verify(const struct alb_tls_conn *c, char *buf, size_t len);
+void alb_tls_client_subject(const struct alb_tls_conn *c, char *buf, size_t len);
+void alb_tls_client_issuer(const struct alb_tls_conn *c, char *buf, size_t len);
+void alb_tls_client_fingerprint(const struct alb_tls_conn *c, char *buf, size_t len);
+void alb_tls_client_cert_escaped(const struct alb_tls_conn *c, char *buf, size_t len);
+
 /* alb_tls_resumed() : whether the handshake resumed a session. */
 bool alb_tls_resumed(const struct alb_tls_conn *c);
 
@@ -86,6 +100,10 @@ struct alb_cert_info {
 int alb_tls_check_pair(const char *cert_pem, const char *key_pem, struct alb_cert_info *info, char *err,
                        size_t err_len);
 void alb_cert_info_free(struct alb_cert_info *info);
+
+/* alb_tls_check_ca() : whether <pem> holds CA certificates that parse (at
+ * least one). 0, or -1 with err[]. */
+int alb_tls_check_ca(const char *pem, char *err, size_t err_len);
 
 /* alb_cert_covers() : whether a certificate for <names> is valid for <host>
  * (exact, or a one-label "*." wildcard). */

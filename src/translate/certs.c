@@ -70,14 +70,14 @@ static struct secret *find(struct cert_store *cs, const char *ns, const char *na
 
 /* The value of key <k> of the Secret: stringData as is, else data decoded.
  * NULL with *why when absent or not base64. */
-static char *value_of(json_t *secret, const char *k, const char **why)
+char *cert_secret_value(json_t *secret, const char *k, const char **why)
 {
     const char *plain = str_of(json_object_get(secret, "stringData"), k);
     if (plain)
         return strlen(plain) <= MAX_PEM ? strdup(plain) : (*why = "a value is larger than 1 MiB", NULL);
     const char *b64 = str_of(json_object_get(secret, "data"), k);
     if (!b64) {
-        *why = "it has no tls.crt and tls.key";
+        *why = strcmp(k, "ca.crt") ? "it has no tls.crt and tls.key" : "it has no ca.crt";
         return NULL;
     }
     size_t len = strlen(b64);
@@ -100,8 +100,8 @@ static char *value_of(json_t *secret, const char *k, const char **why)
 static void check(struct secret *s)
 {
     const char *why = NULL;
-    char *cert = value_of(s->obj, "tls.crt", &why);
-    char *key = cert ? value_of(s->obj, "tls.key", &why) : NULL;
+    char *cert = cert_secret_value(s->obj, "tls.crt", &why);
+    char *key = cert ? cert_secret_value(s->obj, "tls.key", &why) : NULL;
     char err[400];
     struct alb_cert_info info;
     free(s->problem);

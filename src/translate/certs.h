@@ -41,4 +41,9 @@ bool cert_store_get(struct cert_store *cs, const char *ns, const char *name, str
  * any, in namespace/name order. Writes "ns/name" into id[]; false: none. */
 bool cert_store_discover(struct cert_store *cs, const char *host, const char *ns, char *id, size_t id_len);
 
+/* cert_secret_value() : the value of key <k> of Secret <secret> (stringData
+ * as is, else data decoded from base64); NULL with *why when there is none
+ * or it is not text. The caller frees it. */
+char *cert_secret_value(json_t *secret, const char *k, const char **why);
+
 #endif

@@ -341,6 +341,7 @@ struct state {
     json_t *resolved;  /* DNS name -> addresses (borrowed); NULL: names are not resolved */
     json_t *external_names; /* the DNS names of ExternalName Services used (a set); NULL: not wanted */
     json_t *said;      /* certificate diagnostics given in this call: each once, not once per listener */
+    const struct list *secrets; /* every Secret */
     struct backend_uses *uses; /* the backends the Ingress being translated uses (backend_key()) */
     struct alb_config_builder *builder;
     uint8_t *ensured;      /* by backend position: ensure_backend() did it in this call */
@@ -356,6 +357,49 @@ static bool printable(const char *t, size_t max)
         if ((unsigned char)t[n] <= 0x20 || (unsigned char)t[n] >= 0x7f)
             return false;
     return n > 0 && n <= max;
+}
+
+/* XForwardedForClientCert<What>Enabled (and <What>Alias) into the
+ * listener's forwarding: the header name the client certificate's <What>
+ * goes under (ALB's, unless the alias names another). */
+static void add_client_cert_header(struct state *s, const char *ac, size_t i, json_t *xff, const char *key, json_t *fw)
+{
+    static const struct {
+        const char *what, *field, *header;
+    } parts[] = {{"SubjectDN", "client_cert_subject_dn", "X-Forwarded-Clientcert-subjectdn"},
+                 {"IssuerDN", "client_cert_issuer_dn", "X-Forwarded-Clientcert-issuerdn"},
+                 {"Fingerprint", "client_cert_fingerprint", "X-Forwarded-Clientcert-fingerprint"},
+                 {"ClientVerify", "client_cert_verify", "X-Forwarded-Clientcert-clientverify"}};
+    const char *rest = key + 23; /* after XForwardedForClientCert */
+    for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
+        size_t n = strlen(parts[k].what);
+        if (strncmp(rest, parts[k].what, n))
+            continue;
+        if (!strcmp(rest + n, "Alias"))
+            return; /* read with its Enabled key */
+        if (strcmp(rest + n, "Enabled"))
+            break;
+        json_t *on = json_object_get(xff, key);
+        if (!json_is_boolean(on)) {
+            diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac,
+                 "spec.listeners[%zu].xForwardedForConfig.%s: expected true or false, ignored", i, key);
+            return;
+        }
+        char alias_key[96];
+        snprintf(alias_key, sizeof(alias_key), "XForwardedForClientCert%sAlias", parts[k].what);
+        const char *alias = str_at(xff, alias_key);
+        bool token = alias && alias[0] && strlen(alias) <= 64;
+        for (const char *p = alias; token && *p; p++)
+            token = isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p);
+        if (alias && !token)
+            diag(s->d, ALB_DIAG_WARNING, "AlbConfig", "", ac, "spec.listeners[%zu].xForwardedForConfig.%s: not a "
+                 "header name, using %s", i, alias_key, parts[k].header);
+        if (json_is_true(on))
+            json_object_set_new(fw, parts[k].field, json_string(token ? alias : parts[k].header));
+        return;
+    }
+    diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac, "spec.listeners[%zu].xForwardedForConfig.%s: not supported yet, ignored",
+         i, key);
 }
 
 /* ALB's xForwardedForConfig into the listener's "forwarding". A key left
@@ -410,9 +454,7 @@ static void add_forwarding(struct state *s, const char *ac, size_t i, json_t *xf
                      "spec.listeners[%zu].xForwardedForConfig.%s: expected append or remove, ignored", i, key);
             }
         } else if (!strncmp(key, "XForwardedForClientCert", 23)) {
-            diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac,
-                 "spec.listeners[%zu].xForwardedForConfig.%s: client certificate headers come with HTTPS listeners "
-                 "(not served yet)", i, key);
+            add_client_cert_header(s, ac, i, xff, key, fw);
         } else {
             diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac,
                  "spec.listeners[%zu].xForwardedForConfig.%s: not supported yet, ignored", i, key);
@@ -427,8 +469,84 @@ static void add_forwarding(struct state *s, const char *ac, size_t i, json_t *xf
         json_decref(fw);
 }
 
+/* The Secret a CertificateId names: "ns/name", or a name in ALB's namespace. */
+static void certificate_id(const struct state *s, const char *cid, char *id, size_t len)
+{
+    if (strchr(cid, '/'))
+        snprintf(id, len, "%s", cid);
+    else
+        snprintf(id, len, "%s/%s", s->o->alb_namespace ? s->o->alb_namespace : "default", cid);
+}
+
+/* The CA certificates in key ca.crt of Secret ns/name, checked; NULL with
+ * *why. The caller frees them. */
+static char *ca_of_secret(const struct state *s, const char *ns, const char *name, char *why, size_t why_len)
+{
+    for (size_t i = 0; i < s->secrets->cnt; i++) {
+        json_t *o = s->secrets->v[i];
+        if (strcmp(ns_of(o), ns) || strcmp(meta(o, "name"), name))
+            continue;
+        const char *problem = NULL;
+        char *pem = cert_secret_value(o, "ca.crt", &problem);
+        if (!pem) {
+            snprintf(why, why_len, "Secret %.200s/%.200s: %.200s", ns, name, problem);
+            return NULL;
+        }
+        char err[300];
+        if (alb_tls_check_ca(pem, err, sizeof(err)) < 0) {
+            snprintf(why, why_len, "Secret %.200s/%.200s: ca.crt: %.200s", ns, name, err);
+            free(pem);
+            return NULL;
+        }
+        return pem;
+    }
+    snprintf(why, why_len, "Secret %.200s/%.200s not found", ns, name);
+    return NULL;
+}
+
 /* An HTTPS listener's "tls", but for its certificates, which come once the
  * Ingresses on it are known (add_certificates()). */
+/* caEnabled: every CA of caCertificates[] (CertificateIds naming Secrets
+ * with ca.crt, in ALB's namespace) must verify client certificates. False
+ * after an error diagnostic. */
+static bool add_listener_ca(struct state *s, const char *ac, size_t i, json_t *l, json_t *tls)
+{
+    json_t *cas = arr_at(l, "caCertificates");
+    char *all = NULL;
+    size_t len = 0;
+    bool ok = json_array_size(cas) > 0;
+    for (size_t j = 0; ok && j < json_array_size(cas); j++) {
+        const char *cid = str_at(json_array_get(cas, j), "CertificateId");
+        char id[600], why[700];
+        if (!cid || !cid[0]) {
+            snprintf(why, sizeof(why), "CertificateId required");
+            ok = false;
+        } else {
+            certificate_id(s, cid, id, sizeof(id));
+            char *slash = strchr(id, '/');
+            *slash = '\0';
+            char *pem = ca_of_secret(s, id, slash + 1, why, sizeof(why));
+            char *grown = pem ? realloc(all, len + strlen(pem) + 2) : NULL;
+            ok = grown != NULL;
+            if (ok) {
+                all = grown;
+                len += (size_t)sprintf(all + len, "%s\n", pem);
+            }
+            free(pem);
+        }
+        if (!ok)
+            diag(s->d, ALB_DIAG_ERROR, "AlbConfig", "", ac, "spec.listeners[%zu].caCertificates[%zu]: %s: the listener "
+                 "is not served", i, j, why);
+    }
+    if (json_array_size(cas) == 0)
+        diag(s->d, ALB_DIAG_ERROR, "AlbConfig", "", ac, "spec.listeners[%zu].caEnabled: true without caCertificates: "
+             "the listener is not served", i);
+    if (ok)
+        json_object_set_new(tls, "client_auth", json_pack("{s:s,s:s}", "verify", "on", "ca_pem", all));
+    free(all);
+    return ok;
+}
+
 static void add_tls(struct state *s, const char *ac, size_t i, json_t *l, struct lst *L)
 {
     json_t *tls = json_object();
@@ -450,9 +568,10 @@ static void add_tls(struct state *s, const char *ac, size_t i, json_t *l, struct
     json_object_set_new(L->doc, "tls", tls);
     L->albconfig_certs = arr_at(l, "certificates");
     L->default_cert_id = str_at(obj_at(l, "defaultCertificate"), "certificateId");
-    if (json_object_get(l, "caEnabled") || json_object_get(l, "caCertificates"))
-        diag(s->d, ALB_DIAG_INFO, "AlbConfig", "", ac,
-             "spec.listeners[%zu].caEnabled: client certificates are not checked yet", i);
+    if (json_is_true(json_object_get(l, "caEnabled")) && !add_listener_ca(s, ac, i, l, tls)) {
+        json_decref(L->doc); /* refusing to serve is safer than serving without the client check */
+        L->doc = NULL;
+    }
 }
 
 static void add_albconfig(struct state *s, json_t *ac)
@@ -517,7 +636,8 @@ static void add_albconfig(struct state *s, json_t *ac)
         static const char *const read_fields[] = {"port",           "protocol",        "idleTimeout",
                                                   "requestTimeout", "aclConfig",       "description",
                                                   "xForwardedForConfig", "gzipEnabled", "securityPolicyId",
-                                                  "http2Enabled",   "certificates",    "defaultCertificate"};
+                                                  "http2Enabled",   "certificates",    "defaultCertificate",
+                                                  "caEnabled",      "caCertificates"};
         const char *lkey;
         json_t *lval;
         json_object_foreach(l, lkey, lval)
@@ -1121,6 +1241,23 @@ static bool read_annotations(struct state *s, json_t *ing, const char *albconfig
             return false;
         }
     }
+    if ((v = annotation(ing, ANN_NGINX "auth-tls-verify-client")) && strcmp(v, "on") && strcmp(v, "off") &&
+        strcmp(v, "optional") && strcmp(v, "optional_no_ca")) {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "auth-tls-verify-client]: "
+             "expected on, off, optional or optional_no_ca, got \"%.64s\"", v);
+        return false;
+    }
+    if ((v = annotation(ing, ANN_NGINX "auth-tls-verify-depth")) && (strlen(v) != 1 || v[0] < '1' || v[0] > '9')) {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
+             "metadata.annotations[" ANN_NGINX "auth-tls-verify-depth]: expected 1-9, got \"%.64s\"", v);
+        return false;
+    }
+    bool pass_cert;
+    if ((v = annotation(ing, ANN_NGINX "auth-tls-pass-certificate-to-upstream")) && parse_bool(v, &pass_cert) < 0) {
+        diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX
+             "auth-tls-pass-certificate-to-upstream]: expected true or false, got \"%.64s\"", v);
+        return false;
+    }
     if ((v = annotation(ing, ANN_NGINX "proxy-body-size")) && parse_size(v, &io->g.body_size) < 0) {
         diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name,
              "metadata.annotations[" ANN_NGINX "proxy-body-size]: expected a size like 8k, 10m or 0, got \"%.64s\"", v);
@@ -1197,6 +1334,8 @@ static bool is_supported_annotation(const char *key)
         ANN_ALB "use-regex",     ANN_ALB "ssl-redirect",          ANN_ALB "backend-protocol",
         ANN_NGINX "rewrite-target", ANN_NGINX "use-regex",        ANN_NGINX "ssl-redirect",
         ANN_NGINX "force-ssl-redirect", ANN_NGINX "backend-protocol", ANN_NGINX "proxy-body-size",
+        ANN_NGINX "auth-tls-secret", ANN_NGINX "auth-tls-verify-client", ANN_NGINX "auth-tls-verify-depth",
+        ANN_NGINX "auth-tls-pass-certificate-to-upstream",
         ANN_NGINX "proxy-connect-timeout", ANN_NGINX "proxy-read-timeout", ANN_NGINX "proxy-send-timeout",
     };
     for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
@@ -1564,6 +1703,11 @@ static struct ing_memo new_memo(json_t *ing, const char *ns, const char *name, c
 
 /* ---- certificates of HTTPS listeners ---------------------------------------------- */
 
+struct lists_of_sets {
+    struct alb_rule_set ***sets; /* per listener */
+    size_t *cnt;
+};
+
 /* Adds Secret <id> ("ns/name") to the listener's certificates (<by_id>),
  * for <hosts> (an array; NULL: the certificate's own names). Diagnoses on
  * the object that names it; false when the Secret has no usable pair. */
@@ -1631,20 +1775,58 @@ static bool use_secret(struct state *s, struct cert_store *certs, json_t *by_id,
     return true;
 }
 
-/* The Secret a CertificateId names: "ns/name", or a name in ALB's namespace. */
-static void certificate_id(const struct state *s, const char *cid, char *id, size_t len)
-{
-    if (strchr(cid, '/'))
-        snprintf(id, len, "%s", cid);
-    else
-        snprintf(id, len, "%s/%s", s->o->alb_namespace ? s->o->alb_namespace : "default", cid);
-}
-
 static int cmp_by_name(const void *a, const void *b);
+
+/* Client certificates for the handshakes that present certificate <c>:
+ * the first Ingress to ask decides; another that asks otherwise is told. */
+static void set_client_auth(struct state *s, json_t *c, json_t *auth, const char *ns, const char *name)
+{
+    json_t *had = json_object_get(c, "client_auth");
+    if (!auth || (had && json_equal(had, auth)))
+        return;
+    if (had) {
+        cert_diag(s, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "auth-tls-secret]",
+                  "certificate %s already checks client certificates otherwise (for another Ingress): that applies",
+                  json_string_value(json_object_get(c, "name")));
+        return;
+    }
+    json_object_set(c, "client_auth", auth);
+}
 
 /* The certificates of HTTPS listener k: the AlbConfig's, then those of the
  * spec.tls of every Ingress served on it; and its default certificate. */
-static void add_certificates(struct state *s, struct alb_translate_memo *memo, size_t k)
+/* nginx's auth-tls-* annotations of <ing> as a data-plane client_auth
+ * (one new reference), NULL when it asks for none. With a CA Secret that
+ * cannot be used, NULL and *unusable: its hosts must not be served
+ * without the check. (The annotations' syntax was checked with the rest.) */
+static json_t *ingress_client_auth(struct state *s, json_t *ing, bool *unusable)
+{
+    const char *secret = annotation(ing, ANN_NGINX "auth-tls-secret");
+    const char *verify = annotation(ing, ANN_NGINX "auth-tls-verify-client");
+    const char *depth = annotation(ing, ANN_NGINX "auth-tls-verify-depth");
+    const char *pass = annotation(ing, ANN_NGINX "auth-tls-pass-certificate-to-upstream");
+    *unusable = false;
+    if (!secret || (verify && !strcmp(verify, "off")))
+        return NULL;
+    char ns[256], why[700];
+    const char *slash = strchr(secret, '/');
+    snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - secret) : 255, slash ? secret : ns_of(ing));
+    char *pem = ca_of_secret(s, ns, slash ? slash + 1 : secret, why, sizeof(why));
+    if (!pem) {
+        cert_diag(s, "Ingress", ns_of(ing), meta(ing, "name"), "metadata.annotations[" ANN_NGINX "auth-tls-secret]",
+                  "%s: its hosts are not served on HTTPS listeners until it can be used", why);
+        *unusable = true;
+        return NULL;
+    }
+    bool pass_cert = false;
+    parse_bool(pass ? pass : "false", &pass_cert);
+    json_t *a = json_pack("{s:s,s:s,s:i,s:b}", "verify", verify ? verify : "on", "ca_pem", pem, "depth",
+                          depth ? atoi(depth) : 1, "pass_certificate", pass_cert);
+    free(pem);
+    return a;
+}
+
+static void add_certificates(struct state *s, struct alb_translate_memo *memo, size_t k, struct lists_of_sets *per_lst)
 {
     struct lst *L = &s->lsts[k];
     json_t *by_id = json_object();
@@ -1684,13 +1866,27 @@ static void add_certificates(struct state *s, struct alb_translate_memo *memo, s
             continue; /* not on this listener, or rejected */
         const char *ns = ns_of(e->ing), *name = meta(e->ing, "name");
         json_t *tls = arr_at(obj_at(e->ing, "spec"), "tls");
+        bool unusable;
+        json_t *auth = ingress_client_auth(s, e->ing, &unusable);
+        if (unusable) { /* off this listener */
+            size_t w = 0; /* in order: the declared order of the others stays */
+            for (size_t r = 0; r < per_lst->cnt[k]; r++)
+                if (per_lst->sets[k][r] != e->sets[1])
+                    per_lst->sets[k][w++] = per_lst->sets[k][r];
+            per_lst->cnt[k] = w;
+            continue;
+        }
+        if (auth && !json_array_size(tls))
+            cert_diag(s, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "auth-tls-secret]",
+                      "no spec.tls names its hosts: client certificates are checked only for hosts with a certificate");
         for (size_t t = 0; t < json_array_size(tls); t++) {
             json_t *entry = json_array_get(tls, t), *hosts = arr_at(entry, "hosts");
             const char *secret = str_at(entry, "secretName");
             if (secret && secret[0]) {
                 snprintf(id, sizeof(id), "%s/%s", ns, secret);
                 snprintf(field, sizeof(field), "spec.tls[%zu].secretName", t);
-                use_secret(s, memo->certs, by_id, id, hosts, "Ingress", ns, name, field); /* no hosts: its own names */
+                if (use_secret(s, memo->certs, by_id, id, hosts, "Ingress", ns, name, field)) /* no hosts: its own names */
+                    set_client_auth(s, json_object_get(by_id, id), auth, ns, name);
                 continue;
             }
             for (size_t h = 0; h < json_array_size(hosts); h++) {
@@ -1702,10 +1898,12 @@ static void add_certificates(struct state *s, struct alb_translate_memo *memo, s
                     continue;
                 }
                 json_t *one = json_pack("[s]", host);
-                use_secret(s, memo->certs, by_id, id, one, "Ingress", ns, name, field);
+                if (use_secret(s, memo->certs, by_id, id, one, "Ingress", ns, name, field))
+                    set_client_auth(s, json_object_get(by_id, id), auth, ns, name);
                 json_decref(one);
             }
         }
+        json_decref(auth);
     }
     /* by name, for stable output */
     size_t n = json_object_size(by_id), cnt = 0;
@@ -1731,11 +1929,6 @@ static void add_certificates(struct state *s, struct alb_translate_memo *memo, s
         json_object_set_new(tls, "default_certificate", json_null());
     json_decref(by_id);
 }
-
-struct lists_of_sets {
-    struct alb_rule_set ***sets; /* per listener document */
-    size_t *cnt;
-};
 
 static int cmp_by_name(const void *a, const void *b)
 {
@@ -1808,6 +2001,7 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
         snprintf(g.hsts_value, sizeof(g.hsts_value), "max-age=%lld%s%s", (long long)(g.hsts_max_age / 1000),
                  g.hsts_subdomains ? "; includeSubDomains" : "", g.hsts_preload ? "; preload" : "");
     index_services(&s, &kinds);
+    s.secrets = &kinds.secrets;
     cert_store_update(memo->certs, kinds.secrets.v, kinds.secrets.cnt);
     for (size_t i = 0; i < kinds.albconfigs.cnt; i++)
         add_albconfig(&s, kinds.albconfigs.v[i]);
@@ -1862,7 +2056,7 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     free(class_infos);
     for (size_t k = 0; k < s.lst_cnt && k < 64; k++)
         if (s.lsts[k].doc && !strcmp(s.lsts[k].protocol, "HTTPS"))
-            add_certificates(&s, memo, k);
+            add_certificates(&s, memo, k, &per_lst);
     json_decref(memo->world);
     memo->world = world;
 

@@ -5,12 +5,16 @@ certificate, HSTS, redirects on the HTTP listener only, and Secrets
 changed live: a rotated certificate serves new handshakes without closing
 a connection, and a Secret made invalid keeps its last good certificate."""
 import base64
+import json
 import socket
+import ssl
 import textwrap
+
+import pytest
 
 from conftest import free_port, read_response
 from test_manifests import ingress, ingress_class, path, replace, service
-from test_tls import client_ctx, https_get, make_cert, peer_cn
+from test_tls import client_ctx, https_get, make_ca_and_client, make_cert, peer_cn
 
 
 def albconfig(http_port, https_port):
@@ -100,3 +104,45 @@ def test_https_from_manifests(tmp_path, start_alb, backend):
     assert ("spec.tls[0].secretName: Secret default/foo-tls: the private key does not match the certificate"
             in a.log_path.read_text())
     keep.close()
+
+
+def test_client_certificates_from_annotations(tmp_path, start_alb, backend):
+    """nginx's auth-tls-secret (a CA in a Secret's ca.crt) and
+    auth-tls-verify-client on: a client without a certificate from that CA
+    gets no TLS; one with it is served, and the backend sees who it is."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    site = make_cert(certs, "site", "secure.example.com", ["secure.example.com"])
+    ca, client, client_key = make_ca_and_client(certs, "corp")
+    d = tmp_path / "m"
+    d.mkdir()
+    http_port, https_port = free_port(), free_port()
+    (d / "00-lb.yaml").write_text(albconfig(http_port, https_port))
+    (d / "10-svc.yaml").write_text(service("s1", backend.port))
+    ca_secret = textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Secret
+        metadata: {{name: corp-ca, namespace: default}}
+        data: {{ca.crt: {base64.b64encode(open(ca, 'rb').read()).decode()}}}
+        """)
+    (d / "20-secrets.yaml").write_text(secret("site-tls", site) + "---\n" + ca_secret)
+    (d / "30-ing.json").write_text(ingress(
+        "secure", [{"host": "secure.example.com", "http": {"paths": [path("/", "s1")]}}],
+        annotations={"nginx.ingress.kubernetes.io/auth-tls-secret": "default/corp-ca",
+                     "nginx.ingress.kubernetes.io/auth-tls-verify-client": "on"},
+        tls=[{"hosts": ["secure.example.com"], "secretName": "site-tls"}]))
+    start_alb(manifests=d, port=http_port)
+    ctx = client_ctx(site["file"])
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        with socket.create_connection(("127.0.0.1", https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="secure.example.com") as s:
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: secure.example.com\r\n\r\n")
+                read_response(s)
+    ctx.load_cert_chain(client, client_key)
+    with socket.create_connection(("127.0.0.1", https_port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="secure.example.com") as s:
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: secure.example.com\r\n\r\n")
+            status, _, body, _ = read_response(s)
+    seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    assert status == 200 and seen["ssl-client-verify"] == "SUCCESS"
+    assert seen["ssl-client-subject-dn"] == "CN=corp client,O=Acme"

@@ -273,3 +273,76 @@ def test_https_backend(start_alb, certs):
         assert json.loads(a.admin_get("/config")[1])["backends"][0]["protocol"] == "https"
     finally:
         b.stop()
+
+
+def make_ca_and_client(d, name):
+    """A CA, and a client certificate it signed: (ca_file, client_cert_file, client_key_file)."""
+    ca_key, ca_crt = d / f"{name}-ca.key", d / f"{name}-ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(ca_key), "-out", str(ca_crt), "-days", "30", "-subj", f"/CN={name} CA"],
+                   check=True, capture_output=True)
+    key, csr, crt = d / f"{name}-client.key", d / f"{name}-client.csr", d / f"{name}-client.crt"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(csr), "-subj", f"/O=Acme/CN={name} client"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+                    "-CAcreateserial", "-out", str(crt), "-days", "30"], check=True, capture_output=True)
+    return str(ca_crt), str(crt), str(key)
+
+
+def mtls_get(port, cert=None, key=None, headers=b""):
+    ctx = client_ctx()
+    ctx.check_hostname = False
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="foo.bar.com") as s:
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: foo.bar.com\r\n" + headers + b"\r\n")
+            status, _, body, _ = read_response(s)
+    seen = json.loads(body)
+    return status, {k.lower(): v for k, v in seen["headers"]}
+
+
+def test_client_certificates(start_alb, backend, certs, tmp_path):
+    ca, client, client_key = make_ca_and_client(tmp_path, "good")
+    _, stranger, stranger_key = make_ca_and_client(tmp_path, "other")
+    ca_pem = open(ca).read()
+
+    def start(verify, **extra):
+        port = free_port()
+        cfg = simple_config(port, {"web": [backend]})
+        cfg["listeners"][0].update(tls_listener([certs["foo"]], policy="tls_cipher_policy_1_2"))
+        cfg["listeners"][0]["tls"]["client_auth"] = {"verify": verify, "ca_pem": ca_pem, **extra}
+        cfg["listeners"][0]["forwarding"] = {"client_cert_subject_dn": "X-Forwarded-Clientcert-subjectdn",
+                                             "client_cert_fingerprint": "X-Forwarded-Clientcert-fingerprint"}
+        return start_alb(cfg)
+
+    on = start("on", pass_certificate=True)
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        mtls_get(on.port)                                            # none sent: refused
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        mtls_get(on.port, stranger, stranger_key)                    # another CA: refused
+    status, h = mtls_get(on.port, client, client_key, b"ssl-client-verify: SPOOFED\r\n")
+    assert status == 200 and h["ssl-client-verify"] == "SUCCESS"     # the client's own header is dropped
+    assert h["ssl-client-subject-dn"] == "CN=good client,O=Acme"
+    assert h["ssl-client-issuer-dn"] == "CN=good CA"
+    assert h["x-forwarded-clientcert-subjectdn"] == "CN=good client,O=Acme"
+    fp = subprocess.run(["openssl", "x509", "-in", client, "-noout", "-fingerprint", "-sha1"], capture_output=True,
+                        text=True).stdout.split("=", 1)[1].strip().replace(":", "").lower()
+    assert h["x-forwarded-clientcert-fingerprint"] == fp
+    assert "BEGIN%20CERTIFICATE" in h["ssl-client-cert"]
+
+    optional = start("optional")
+    assert mtls_get(optional.port)[1]["ssl-client-verify"] == "NONE"
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        mtls_get(optional.port, stranger, stranger_key)
+    assert "ssl-client-cert" not in mtls_get(optional.port, client, client_key)[1]
+
+    no_ca = start("optional_no_ca")
+    verdict = mtls_get(no_ca.port, stranger, stranger_key)[1]["ssl-client-verify"]
+    assert verdict.startswith("FAILED:")
+
+    # without client certificates, nobody can claim one
+    plain = start_https(start_alb, backend, [certs["foo"]])
+    status, h = mtls_get(plain.port, headers=b"ssl-client-verify: SUCCESS\r\nssl-client-subject-dn: CN=admin\r\n")
+    assert status == 200 and "ssl-client-verify" not in h and "ssl-client-subject-dn" not in h
