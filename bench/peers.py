@@ -16,10 +16,13 @@ MODE: http (default); https: TLS 1.3 (ECDSA P-256 certificate, AES-128-GCM
 on all three) with keep-alive, HTTP/1.1 inside; handshake: every request
 on a new TLS 1.3 connection (a full handshake each: wrk does not resume),
 where the fixed-rate part is skipped and CPU per request comes from the
-saturating run.
+saturating run; h2: HTTP/2 over TLS 1.3 (ALPN h2) toward the proxy,
+HTTP/1.1 keep-alive behind it, h2load with STREAMS (10) concurrent
+streams per connection in place of wrk.
 
 Environment: DUR (s, 10), ROUNDS (2), CONNS (50), RATE (30000),
-PROXY_CPU (1), LOAD_CPU (0), SKIP_STRACE (unset), BUILD (build/alb), MODE."""
+PROXY_CPU (1), LOAD_CPU (0), SKIP_STRACE (unset), BUILD (build/alb), MODE,
+STREAMS (10, MODE=h2)."""
 import json
 import os
 import re
@@ -40,7 +43,10 @@ PROXY_CPU = os.environ.get("PROXY_CPU", "1")
 LOAD_CPU = os.environ.get("LOAD_CPU", "0")
 ALB = os.environ.get("BUILD", os.path.join(ROOT, "build", "alb"))
 MODE = os.environ.get("MODE", "http")
-TLS = MODE in ("https", "handshake")
+TLS = MODE in ("https", "handshake", "h2")
+H2 = MODE == "h2"
+STREAMS = int(os.environ.get("STREAMS", "10"))
+H2LOAD_PROTO = [] if H2 else ["--h1"]
 SCHEME = "https" if TLS else "http"
 TLS13_SUITE = "TLS_AES_128_GCM_SHA256"  # ALB's first choice; set on nginx and HAProxy too, so all do the same work
 TICK = os.sysconf("SC_CLK_TCK")
@@ -138,7 +144,7 @@ http {{
   keepalive_requests 1000000; keepalive_timeout 600s;
   upstream ok {{ server 127.0.0.1:{backend_port}; keepalive 128; keepalive_requests 1000000; }}
   server {{
-    listen 127.0.0.1:{port}{" ssl" if TLS else ""};
+    listen 127.0.0.1:{port}{" ssl" if TLS else ""}{" http2" if H2 else ""};
     {f"ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3; "
      f"ssl_conf_command Ciphersuites {TLS13_SUITE};" if TLS else ""}
     location / {{ proxy_pass http://ok; proxy_http_version 1.1; proxy_set_header Connection ""; }}
@@ -167,7 +173,7 @@ defaults
   timeout http-keep-alive 600s
   http-reuse always
 frontend fe
-  bind 127.0.0.1:{port}{f" ssl crt {work}/both.pem" if TLS else ""}
+  bind 127.0.0.1:{port}{f" ssl crt {work}/both.pem" if TLS else ""}{" alpn h2,http/1.1" if H2 else ""}
   default_backend be
 backend be
   server s1 127.0.0.1:{backend_port}
@@ -179,8 +185,31 @@ backend be
     return proxies
 
 
-def run_wrk(proxy):
+def run_saturating(proxy, work):
     """(req/s, p99 us, errors, proxy CPU us per request) of a saturating run."""
+    return run_h2load_saturating(proxy, work) if H2 else run_wrk(proxy)
+
+
+def p99_of(log):
+    lat = sorted(int(l.split()[2]) for l in open(log) if l.strip())
+    return lat[int(len(lat) * 0.99) - 1] if lat else 0
+
+
+def run_h2load_saturating(proxy, work):
+    log = os.path.join(work, f"h2load-sat-{proxy.name}.log")
+    t0 = cpu_ticks(proxy.proc.pid)
+    out = subprocess.run(pinned(LOAD_CPU, ["h2load", "-t1", f"-c{CONNS}", f"-m{STREAMS}", f"-D{DUR}",
+                                           f"--log-file={log}", f"{SCHEME}://127.0.0.1:{proxy.port}/"]),
+                         capture_output=True, text=True, timeout=DUR + 30).stdout
+    t1 = cpu_ticks(proxy.proc.pid)
+    m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed", out)
+    done, failed = int(m.group(1)), int(m.group(3))
+    if "h2" not in out.split("Application protocol:", 1)[-1][:8]:
+        sys.exit(f"bench: {proxy.name} did not speak h2:\n{out[-600:]}")
+    return done / DUR, p99_of(log), str(failed), (t1 - t0) / TICK * 1e6 / max(done, 1)
+
+
+def run_wrk(proxy):
     close = ["-H", "Connection: close"] if MODE == "handshake" else []
     t0 = cpu_ticks(proxy.proc.pid)
     out = subprocess.run(pinned(LOAD_CPU, ["wrk", "-t1", f"-c{CONNS}", f"-d{DUR}s", "--latency", *close,
@@ -201,13 +230,12 @@ def run_fixed(proxy, work):
     log = os.path.join(work, f"h2load-{proxy.name}.log")
     per_conn = max(1, RATE // CONNS)
     t0 = cpu_ticks(proxy.proc.pid)
-    out = subprocess.run(pinned(LOAD_CPU, ["h2load", "--h1", "-t1", f"-c{CONNS}", f"--rps={per_conn}",
+    out = subprocess.run(pinned(LOAD_CPU, ["h2load", *H2LOAD_PROTO, "-t1", f"-c{CONNS}", f"--rps={per_conn}",
                                            f"-D{DUR}", f"--log-file={log}", f"{SCHEME}://127.0.0.1:{proxy.port}/"]),
                          capture_output=True, text=True, timeout=DUR + 30).stdout
     t1 = cpu_ticks(proxy.proc.pid)
     done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", out).group(1))
-    lat = sorted(int(l.split()[2]) for l in open(log) if l.strip())
-    p99 = lat[int(len(lat) * 0.99) - 1] if lat else 0
+    p99 = p99_of(log)
     cpu_us = (t1 - t0) / TICK * 1e6 / max(done, 1)
     return done / DUR, p99, cpu_us
 
@@ -220,7 +248,7 @@ def syscalls_per_request(proxy, work):
     st = subprocess.Popen(["strace", "-c", "-f", "-o", out_file, "-p", str(proxy.proc.pid)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)  # strace attaches asynchronously; no event tells when it is done
-    subprocess.run(pinned(LOAD_CPU, ["h2load", "--h1", "-t1", f"-c{CONNS}", f"-n{n}", f"--rps={max(1, 10000 // CONNS)}",
+    subprocess.run(pinned(LOAD_CPU, ["h2load", *H2LOAD_PROTO, "-t1", f"-c{CONNS}", f"-n{n}", f"--rps={max(1, 10000 // CONNS)}",
                                      f"{SCHEME}://127.0.0.1:{proxy.port}/"]), capture_output=True, timeout=120)
     st.send_signal(signal.SIGINT)
     st.wait(10)
@@ -257,7 +285,7 @@ def main():
     try:
         for r in range(ROUNDS):
             for name, p in proxies.items():
-                rps, p99, errs, sat_cpu = run_wrk(p)
+                rps, p99, errs, sat_cpu = run_saturating(p, work)
                 frate, fp99, cpu_us = run_fixed(p, work) if MODE != "handshake" else (0, 0, sat_cpu)
                 res = results[name]
                 res["rps"].append(rps)

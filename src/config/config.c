@@ -1344,7 +1344,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
                           struct alb_rule_set *const *extra, size_t extra_cnt)
 {
     static const char *const fields[] = {"name", "address", "port", "protocol", "timeouts", "limits", "rules", "acl",
-                                         "forwarding", "gzip", "tls", NULL};
+                                         "forwarding", "gzip", "tls", "h2c", NULL};
     static const char *const timeout_fields[] = {"client_header_ms", "idle_ms", "tunnel_idle_ms", NULL};
     static const char *const limit_fields[] = {"max_body_bytes", "max_connections", NULL};
     if (check_fields(c, o, fields) < 0)
@@ -1406,7 +1406,7 @@ static int parse_listener(struct ctx *c, struct alb_config *cfg, json_t *o, stru
         pop(c, n);
     }
     if (parse_forwarding(c, json_object_get(o, "forwarding"), &l->forwarding) < 0 ||
-        get_bool(c, o, "gzip", &l->gzip) < 0)
+        get_bool(c, o, "gzip", &l->gzip) < 0 || get_bool(c, o, "h2c", &l->h2c) < 0)
         return -1;
     json_t *acl = json_object_get(o, "acl");
     if (acl) {
@@ -1980,6 +1980,7 @@ static json_t *listener_to_json(const struct alb_config *c, const struct alb_lis
     if (o) {
         json_object_set_new(o, "forwarding", fw);
         json_object_set_new(o, "gzip", json_boolean(l->gzip));
+        json_object_set_new(o, "h2c", json_boolean(l->h2c));
         if (l->https)
             json_object_set_new(o, "tls", tls_to_json(&l->tls));
     } else {

@@ -312,6 +312,7 @@ struct alb_listener_cfg {
     size_t acl_cnt;
     struct alb_forwarding forwarding;
     bool gzip;                   /* compress responses for clients that take gzip (ALB's gzipEnabled) */
+    bool h2c;                    /* HTTP/2 without TLS, by prior knowledge (the connection preface) */
     bool https;                  /* TLS: <tls> is set */
     struct alb_listener_tls tls;
 };

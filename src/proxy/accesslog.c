@@ -16,7 +16,7 @@ static void copy_str(char *dst, size_t cap, struct alb_str s)
 }
 
 void alb_access_rec_fill(struct alb_access_rec *r, uint64_t now_ms, struct alb_str method, struct alb_str target,
-                         struct alb_str host, struct alb_str user_agent, struct alb_str request_id, int minor)
+                         struct alb_str host, struct alb_str user_agent, struct alb_str request_id, const char *protocol)
 {
     r->start_ms = now_ms;
     r->start_wall = (int64_t)time(NULL);
@@ -25,7 +25,7 @@ void alb_access_rec_fill(struct alb_access_rec *r, uint64_t now_ms, struct alb_s
     copy_str(r->host, sizeof(r->host), host);
     copy_str(r->user_agent, sizeof(r->user_agent), user_agent);
     copy_str(r->request_id, sizeof(r->request_id), request_id);
-    r->minor = (uint8_t)minor;
+    r->protocol = protocol;
 }
 
 void alb_access_rec_fill_id(struct alb_access_rec *r, const char *id, size_t len)
@@ -97,16 +97,16 @@ void alb_accesslog_line(struct alb_accesslog *l, const struct alb_access_rec *r,
     if (json) {
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         n = snprintf(l->buf + l->len, ALB_ACCESSLOG_BUF - l->len,
-                     "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"protocol\":\"HTTP/1.%u\","
+                     "{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"protocol\":\"%s\","
                      "\"status\":%d,\"bytes\":%llu,\"host\":\"%s\",\"user_agent\":\"%s\",\"duration_s\":%.3f,"
                      "\"upstream\":\"%s\",\"request_id\":\"%s\"}\n",
-                     when, client_ip, r->method, target, (unsigned)r->minor, status, (unsigned long long)body_bytes, host,
+                     when, client_ip, r->method, target, r->protocol, status, (unsigned long long)body_bytes, host,
                      ua, secs, upstream ? upstream : "", id);
     } else {
         strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
         n = snprintf(l->buf + l->len, ALB_ACCESSLOG_BUF - l->len,
-                     "%s - - [%s] \"%s %s HTTP/1.%u\" %d %llu \"%s\" \"%s\" %.3f %s %s\n", client_ip, when, r->method,
-                     target, (unsigned)r->minor, status, (unsigned long long)body_bytes, host, ua, secs,
+                     "%s - - [%s] \"%s %s %s\" %d %llu \"%s\" \"%s\" %.3f %s %s\n", client_ip, when, r->method,
+                     target, r->protocol, status, (unsigned long long)body_bytes, host, ua, secs,
                      upstream ? upstream : "-", id[0] ? id : "-");
     }
     if (n > 0 && (size_t)n < ALB_ACCESSLOG_BUF - l->len)

@@ -38,13 +38,13 @@ struct alb_access_rec {
     char host[128];
     char user_agent[256];
     char request_id[64];
-    uint8_t minor;
+    const char *protocol; /* a literal: "HTTP/1.1", "HTTP/2.0" */
 };
 
 /* alb_access_rec_fill() : copies the fields of a request (slices are
- * truncated to fit). */
+ * truncated to fit); <protocol> is a literal, kept as it is. */
 void alb_access_rec_fill(struct alb_access_rec *r, uint64_t now_ms, struct alb_str method, struct alb_str target,
-                         struct alb_str host, struct alb_str user_agent, struct alb_str request_id, int minor);
+                         struct alb_str host, struct alb_str user_agent, struct alb_str request_id, const char *protocol);
 
 /* alb_access_rec_fill_id() : the request id ALB generated. */
 void alb_access_rec_fill_id(struct alb_access_rec *r, const char *id, size_t len);

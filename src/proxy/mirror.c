@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/bytequeue.h"
 #include "net/sock.h"
 #include "proxy/side.h"
 #include "proxy/worker.h"
@@ -15,8 +16,7 @@
 struct alb_mirror {
     struct alb_side side; /* first: the epoll pointer is the mirror */
     struct alb_worker *w;
-    char *q;              /* owned: bytes not yet sent, q[q_start .. q_start + q_len) */
-    size_t q_start, q_len, q_cap;
+    struct alb_bytequeue q; /* bytes not yet sent */
     struct alb_timer timer;
     struct alb_deferred defer;
     struct alb_mirror *prev, *next; /* the worker's list */
@@ -40,8 +40,7 @@ static void close_mirror(struct alb_mirror *m)
         *m->owner = NULL; /* the session never sees a closed mirror */
     alb_loop_disarm(&w->loop, &m->timer);
     close(m->side.io.fd);
-    free(m->q);
-    m->q = NULL;
+    alb_bq_free(&m->q);
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -52,35 +51,16 @@ static void close_mirror(struct alb_mirror *m)
     alb_loop_defer(&w->loop, &m->defer, free_mirror);
 }
 
-/* Appends to the queue, growing it up to ALB_MIRROR_MAX_LAG. */
+/* Appends to the queue, up to ALB_MIRROR_MAX_LAG. */
 static bool enqueue(struct alb_mirror *m, const char *p, size_t n)
 {
-    if (m->q_len + n > ALB_MIRROR_MAX_LAG)
-        return false;
-    if (m->q_start + m->q_len + n > m->q_cap) {
-        if (m->q_len)
-            memmove(m->q, m->q + m->q_start, m->q_len);
-        m->q_start = 0;
-        if (m->q_len + n > m->q_cap) {
-            size_t cap = m->q_cap ? m->q_cap : 16384;
-            while (cap < m->q_len + n)
-                cap *= 2;
-            char *q = realloc(m->q, cap);
-            if (!q)
-                return false;
-            m->q = q;
-            m->q_cap = cap;
-        }
-    }
-    memcpy(m->q + m->q_start + m->q_len, p, n);
-    m->q_len += n;
-    return true;
+    return alb_bq_avail(&m->q) + n <= ALB_MIRROR_MAX_LAG && alb_bq_put(&m->q, p, n);
 }
 
 static void flush(struct alb_mirror *m)
 {
-    while (!m->connecting && m->q_len) {
-        struct iovec iov = {m->q + m->q_start, m->q_len};
+    while (!m->connecting && alb_bq_avail(&m->q)) {
+        struct iovec iov = {(void *)alb_bq_head(&m->q), alb_bq_avail(&m->q)};
         ssize_t n = alb_side_writev(&m->side, &iov, 1);
         if (n < 0) {
             close_mirror(m);
@@ -88,8 +68,7 @@ static void flush(struct alb_mirror *m)
         }
         if (n == 0)
             return;
-        m->q_start += (size_t)n;
-        m->q_len -= (size_t)n;
+        alb_bq_consume(&m->q, (size_t)n);
     }
 }
 
@@ -162,7 +141,7 @@ struct alb_mirror *alb_mirror_start(struct alb_worker *w, const struct alb_endpo
     return m;
 fail:
     if (m)
-        free(m->q);
+        alb_bq_free(&m->q);
     free(m);
     return NULL;
 }

@@ -42,6 +42,7 @@
 #include "lb/ratelimit.h"
 #include "net/sock.h"
 #include "proxy/gzip.h"
+#include "proxy/h2.h"
 #include "proxy/mirror.h"
 #include "proxy/side.h"
 #include "proxy/upstream.h"
@@ -51,7 +52,7 @@
 
 #define LINGER_TIMEOUT_MS 2000u
 
-enum sess_state { S_IDLE, S_ACTIVE, S_TUNNEL, S_LINGER, S_CLOSED };
+enum sess_state { S_IDLE, S_ACTIVE, S_TUNNEL, S_LINGER, S_H2, S_CLOSED };
 
 /* how a message body ends (RFC 9112 §6.3) */
 enum body_kind {
@@ -91,6 +92,8 @@ struct body {
 #define C_LOG_PENDING (1u << 8)      /* a request is routed and not logged yet */
 #define C_ACCEPTS_GZIP (1u << 9)     /* the listener compresses and this request takes gzip */
 #define C_GZIP_FINISHED (1u << 10)   /* the compressed body is complete in c->out */
+#define C_VIRTUAL (1u << 11)         /* an HTTP/2 stream: no socket, one request (proxy/h2.c) */
+#define C_SERVED (1u << 12)          /* a request came on this connection (HTTP/2 starts only first) */
 
 struct alb_client {
     struct alb_side side; /* first: the epoll pointer is the client */
@@ -111,6 +114,7 @@ struct alb_client {
     char *cors_origin;                   /* owned; the Origin to echo, NULL for "*" */
     struct alb_mirror *mirror;           /* the request's mirror while its body is copied */
     struct alb_gzip *gz;                 /* owned: compressing the response (proxy/gzip.h) */
+    struct alb_h2 *h2;                   /* S_H2: owned, the connection's HTTP/2; a stream: its connection's */
     uint64_t max_body_bytes;             /* the request's limit (rule, else listener); 0: none */
     struct alb_access_rec *log;          /* owned; the access log's record, when logging is on */
     uint64_t log_bytes;                  /* ALB's own response body, for the log */
@@ -194,31 +198,15 @@ static void clear_cors(struct alb_client *c)
     c->cors = NULL;
 }
 
-static void close_client(struct alb_client *c)
+/* What a client holds beyond its socket: buffers, its request's log line,
+ * CORS, mirror, compressor and connection-limit hold. */
+static void release_client(struct alb_client *c)
 {
-    if (c->state == S_CLOSED)
-        return;
     struct alb_worker *w = c->w;
-    c->state = S_CLOSED;
-    if (c->up) {
-        alb_upstream_close(c->up);
-        c->up = NULL;
-    }
-    alb_loop_disarm(&w->loop, &c->timer);
-    alb_tls_close(c->side.tls);
-    c->side.tls = NULL;
-    close(c->side.io.fd);
     alb_bufpool_put(&w->bufs, c->side.in);
     alb_bufpool_put(&w->bufs, c->out);
     alb_bufpool_put(&w->bufs, c->uphead);
     c->side.in = c->out = c->uphead = NULL;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    w->client_cnt--;
     log_request(c);
     free(c->log);
     c->log = NULL;
@@ -229,6 +217,41 @@ static void close_client(struct alb_client *c)
         alb_worker_hold_release(w, c->hold);
         c->hold = NULL;
     }
+}
+
+static void close_client(struct alb_client *c)
+{
+    if (c->state == S_CLOSED)
+        return;
+    struct alb_worker *w = c->w;
+    bool was_h2 = c->state == S_H2;
+    c->state = S_CLOSED;
+    if (c->up) {
+        alb_upstream_close(c->up);
+        c->up = NULL;
+    }
+    alb_loop_disarm(&w->loop, &c->timer);
+    if (c->flags & C_VIRTUAL) { /* an HTTP/2 stream: no socket, not listed */
+        release_client(c);
+        alb_h2_stream_closed(c->side.vctx);
+        alb_loop_defer(&w->loop, &c->defer, free_client);
+        return;
+    }
+    if (was_h2) {
+        alb_h2_free(c->h2); /* closes its streams */
+        c->h2 = NULL;
+    }
+    alb_tls_close(c->side.tls);
+    c->side.tls = NULL;
+    close(c->side.io.fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->client_cnt--;
+    release_client(c);
     atomic_fetch_sub_explicit(&c->stats->active, 1, memory_order_relaxed);
     alb__worker_listener_conn_closed(c->lst); /* may free a retired listener */
     alb_loop_defer(&w->loop, &c->defer, free_client);
@@ -408,12 +431,19 @@ static bool origin_allowed(const char *e, struct alb_str origin)
  * <extra> header lines (each ending in CRLF; may be empty), and a body. The
  * upstream, if any, is dropped. The connection closes afterwards when
  * <close> is set or the request body was not read. */
+/* The TLS the request came over: the connection's, or for an HTTP/2
+ * stream its connection's; NULL: plain TCP. */
+static struct alb_tls_conn *tls_of(const struct alb_client *c)
+{
+    return c->side.tls ? c->side.tls : (c->flags & C_VIRTUAL) ? alb_h2_tls(c->h2) : NULL;
+}
+
 /* Strict-Transport-Security, when the listener sets it and the connection
  * presents one of its certificates (not the generated one). */
 static void put_hsts(struct out *o, const struct alb_client *c)
 {
     const char *hsts = c->lst->cfg->tls.hsts;
-    if (hsts && c->side.tls && alb_tls_named_certificate(c->side.tls)) {
+    if (hsts && tls_of(c) && alb_tls_named_certificate(tls_of(c))) {
         put_lit(o, "Strict-Transport-Security: ");
         put_cstr(o, hsts);
         put_lit(o, "\r\n");
@@ -658,11 +688,11 @@ static void put_client_cert(struct out *o, const struct alb_client *c, const str
              {"ssl-client-subject-dn", f->cc_subject, alb_tls_client_subject},
              {"ssl-client-issuer-dn", f->cc_issuer, alb_tls_client_issuer},
              {NULL, f->cc_fingerprint, alb_tls_client_fingerprint},
-             {alb_tls_pass_client_cert(c->side.tls) ? "ssl-client-cert" : NULL, NULL, alb_tls_client_cert_escaped}};
+             {alb_tls_pass_client_cert(tls_of(c)) ? "ssl-client-cert" : NULL, NULL, alb_tls_client_cert_escaped}};
     for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
         if (!h[i].nginx && !h[i].alb)
             continue;
-        h[i].fill(c->side.tls, text, sizeof(text));
+        h[i].fill(tls_of(c), text, sizeof(text));
         struct alb_str value = {text, strlen(text)};
         if (h[i].nginx && value.len)
             put_header(o, (struct alb_str){h[i].nginx, strlen(h[i].nginx)}, value);
@@ -730,7 +760,7 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
         put_lit(&o, "\r\n");
     }
     if (f->proto)
-        put_cstr(&o, c->side.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
+        put_cstr(&o, tls_of(c) ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
     if (f->host && m->authority.len) {
         put_lit(&o, "X-Forwarded-Host: ");
         put_str(&o, m->authority);
@@ -756,7 +786,7 @@ static bool build_request_head(struct alb_client *c, const struct alb_h1_msg *m,
         put_cstr(&o, f->slb_id);
         put_lit(&o, "\r\n");
     }
-    if (c->side.tls && alb_tls_client_auth(c->side.tls))
+    if (tls_of(c) && alb_tls_client_auth(tls_of(c)))
         put_client_cert(&o, c, f);
     if (!has_request_id) {
         put_lit(&o, "X-Request-ID: ");
@@ -951,7 +981,7 @@ static void set_state_idle(struct alb_client *c)
 {
     c->state = S_IDLE;
     c->resp_phase = R_NONE;
-    c->flags &= C_CLOSE_AFTER;
+    c->flags &= C_CLOSE_AFTER | C_SERVED;
     c->scanned = 0;
     c->backend = NULL;
     c->endpoint = NULL;
@@ -1001,10 +1031,11 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             else if (alb_str_is_ci(m->hdrs[i].name, "x-request-id"))
                 rid = m->hdrs[i].value;
         }
-        alb_access_rec_fill(c->log, c->w->loop.now_ms, m->method, m->target, m->authority, ua, rid, m->minor);
+        const char *protocol = (c->flags & C_VIRTUAL) ? "HTTP/2.0" : m->minor ? "HTTP/1.1" : "HTTP/1.0";
+        alb_access_rec_fill(c->log, c->w->loop.now_ms, m->method, m->target, m->authority, ua, rid, protocol);
         c->flags |= C_LOG_PENDING;
     }
-    c->flags &= ~C_HEAD_TIMING;
+    c->flags = (c->flags & ~C_HEAD_TIMING) | C_SERVED;
     c->method_id = (uint8_t)m->method_id;
     c->minor = (uint8_t)m->minor;
     if (c->lst->cfg->gzip && m->method_id != ALB_H1_M_HEAD && alb_gzip_accepted(m))
@@ -1097,7 +1128,7 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             }
         }
     }
-    struct tmpl_ctx x = {c->side.tls ? "https" : "http", {host, host_len}, orig_path, query, lc->port, path, &res.caps};
+    struct tmpl_ctx x = {tls_of(c) ? "https" : "http", {host, host_len}, orig_path, query, lc->port, path, &res.caps};
     /* Templates expand into this buffer; the head builder reads from it. */
     struct alb_buf *scratch = alb_bufpool_try_get(&c->w->bufs);
     if (!scratch) {
@@ -1362,6 +1393,10 @@ static bool on_response_head(struct alb_client *c)
 
 static void start_linger(struct alb_client *c)
 {
+    if (c->flags & C_VIRTUAL) { /* a stream ends with its one request */
+        close_client(c);
+        return;
+    }
     if (c->side.tls)
         alb_tls_send_close_notify(c->side.tls);
     if (shutdown(c->side.io.fd, SHUT_WR) == -1) {
@@ -1400,6 +1435,21 @@ static void finish_request(struct alb_client *c)
 
 /* ---- steps --------------------------------------------------------------- */
 
+/* Whether a connection's first bytes start HTTP/2: its preface, after
+ * ALPN chose h2 (TLS) or on a listener that takes h2c by prior knowledge. */
+static bool wants_h2(const struct alb_client *c)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n";
+    size_t n = alb_buf_len(c->side.in);
+    const char *p = alb_buf_head(c->side.in);
+    if (p[0] != 'P' || (c->flags & C_SERVED))
+        return false;
+    bool tls_h2 = c->side.tls && alb_tls_alpn_h2(c->side.tls);
+    if (!tls_h2 && !c->lst->cfg->h2c)
+        return false;
+    return !memcmp(p, preface, n < sizeof(preface) - 1 ? n : sizeof(preface) - 1) && n >= sizeof(preface) - 1;
+}
+
 static bool step_idle(struct alb_client *c)
 {
     struct alb_worker *w = c->w;
@@ -1420,6 +1470,17 @@ static bool step_idle(struct alb_client *c)
     }
     if (!c->side.in || alb_buf_is_empty(c->side.in))
         return progress;
+    if (!(c->flags & C_VIRTUAL) && wants_h2(c)) {
+        c->h2 = alb_h2_start(c);
+        if (!c->h2) {
+            close_client(c);
+            return false;
+        }
+        c->state = S_H2;
+        c->flags &= ~C_HEAD_TIMING;
+        alb_loop_disarm(&w->loop, &c->timer);
+        return true;
+    }
     struct alb_h1_msg *m = &w->msg;
     enum alb_h1_result pr = alb_h1_parse_request(alb_buf_head(c->side.in), alb_buf_len(c->side.in), &c->scanned, m);
     if (pr == ALB_H1_MORE)
@@ -1677,6 +1738,7 @@ static void run(struct alb_client *c)
         case S_ACTIVE: progress = step_active(c); break;
         case S_TUNNEL: progress = step_tunnel(c); break;
         case S_LINGER: progress = step_linger(c); break;
+        case S_H2: progress = alb_h2_step(c->h2); break;
         default: return;
         }
     }
@@ -1693,7 +1755,16 @@ static void on_client_io(struct alb_io *io, uint32_t events)
     run(c);
 }
 
+static void upstream_event(struct alb_client *c, uint32_t events);
+
 void alb__session_on_upstream(struct alb_client *c, uint32_t events)
+{
+    upstream_event(c, events);
+    if (c->flags & C_VIRTUAL) /* what the stream made goes out on its connection */
+        alb_h2_flush(c->h2);
+}
+
+static void upstream_event(struct alb_client *c, uint32_t events)
 {
     struct alb_upstream *up = c->up;
     if (c->state == S_CLOSED || !up)
@@ -1714,9 +1785,18 @@ void alb__session_on_upstream(struct alb_client *c, uint32_t events)
     run(c);
 }
 
+static void timeout(struct alb_client *c);
+
 static void on_timeout(struct alb_timer *t)
 {
     struct alb_client *c = (struct alb_client *)((char *)t - offsetof(struct alb_client, timer));
+    timeout(c);
+    if (c->flags & C_VIRTUAL)
+        alb_h2_flush(c->h2);
+}
+
+static void timeout(struct alb_client *c)
+{
     switch (c->state) {
     case S_IDLE:
         /* 408 for a head that is too slow; a connection that sent nothing
@@ -1742,10 +1822,65 @@ static void on_timeout(struct alb_timer *t)
         }
         close_client(c);
         return;
+    case S_H2:
+        alb_h2_timeout(c->h2);
+        return;
     default:
         close_client(c);
         return;
     }
+}
+
+struct alb_client *alb_session_open_stream(struct alb_client *conn, const struct alb_vside_ops *ops, void *ctx)
+{
+    struct alb_worker *w = conn->w;
+    struct alb_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->side.io.fd = -1;
+    c->side.vops = ops;
+    c->side.vctx = ctx;
+    c->side.flags = ALB_SIDE_READABLE | ALB_SIDE_WRITABLE;
+    c->w = w;
+    c->lst = conn->lst;
+    c->stats = conn->stats;
+    c->h2 = conn->h2;
+    c->id = ++w->next_conn_id;
+    c->state = S_IDLE;
+    c->flags = C_VIRTUAL | C_CLOSE_AFTER;
+    memcpy(c->ip, conn->ip, sizeof(c->ip));
+    c->peer = conn->peer;
+    alb_timer_init(&c->timer, on_timeout);
+    return c;
+}
+
+void alb_session_stream_run(struct alb_client *c, bool readable, bool writable)
+{
+    if (c->state == S_CLOSED)
+        return;
+    c->side.flags |= (readable ? ALB_SIDE_READABLE : 0) | (writable ? ALB_SIDE_WRITABLE : 0);
+    run(c);
+}
+
+struct alb_side *alb__session_side(struct alb_client *c) { return &c->side; }
+struct alb_worker *alb__session_worker(struct alb_client *c) { return c->w; }
+
+void alb_session_stream_close(struct alb_client *c)
+{
+    close_client(c);
+}
+
+void alb_session_h2_done(struct alb_client *conn)
+{
+    close_client(conn);
+}
+
+void alb_session_h2_idle(struct alb_client *conn, bool idle)
+{
+    if (idle)
+        set_timer(conn, conn->lst->cfg->idle_timeout_ms);
+    else
+        alb_loop_disarm(&conn->w->loop, &conn->timer);
 }
 
 void alb_session_accept(struct alb_wlistener *l, int fd, const struct sockaddr *peer)
@@ -1799,7 +1934,9 @@ static void wind_down(struct alb_worker *w, const struct alb_wlistener *l)
     while (c) {
         struct alb_client *next = c->next;
         if (!l || c->lst == l) {
-            if (c->state == S_IDLE && (!c->side.in || alb_buf_is_empty(c->side.in)))
+            if (c->state == S_H2)
+                alb_h2_drain(c->h2);
+            else if (c->state == S_IDLE && (!c->side.in || alb_buf_is_empty(c->side.in)))
                 close_client(c);
             else
                 c->flags |= C_CLOSE_AFTER;

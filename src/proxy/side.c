@@ -68,6 +68,16 @@ ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool)
         return 0;
     if (s->tls)
         return tls_read(s, pool, room);
+    if (s->vops) {
+        ssize_t n = s->vops->read(s->vctx, alb_buf_tail(s->in), room);
+        if (n > 0) {
+            s->in->end += (uint32_t)n;
+            return n;
+        }
+        s->flags = (s->flags | (n < 0 ? ALB_SIDE_EOF : 0)) & ~ALB_SIDE_READABLE;
+        alb_side_release_if_empty(s, pool);
+        return n < 0 ? ALB_SIDE_GOT_EOF : 0;
+    }
     for (;;) {
         ssize_t n = read(s->io.fd, alb_buf_tail(s->in), room);
         if (n > 0) {
@@ -149,6 +159,12 @@ ssize_t alb_side_writev(struct alb_side *s, const struct iovec *iov, int cnt)
         return 0;
     if (s->tls)
         return tls_writev(s, iov, cnt);
+    if (s->vops) {
+        ssize_t n = s->vops->writev(s->vctx, iov, cnt);
+        if (n == 0)
+            s->flags &= ~ALB_SIDE_WRITABLE;
+        return n;
+    }
     for (;;) {
         /* sendmsg for MSG_NOSIGNAL: a peer that closed is an error, not a
          * process-killing SIGPIPE. */

@@ -31,10 +31,20 @@
 
 struct alb_tls_conn;
 
+/* A side without a socket: an HTTP/2 stream seen as an HTTP/1.1
+ * connection (proxy/h2.c). read: bytes (> 0), 0 when none now,
+ * ALB_SIDE_GOT_EOF; writev: bytes taken, 0 when none now. */
+struct alb_vside_ops {
+    ssize_t (*read)(void *ctx, char *buf, size_t len);
+    ssize_t (*writev)(void *ctx, const struct iovec *iov, int cnt);
+};
+
 struct alb_side {
     struct alb_io io;
     struct alb_buf *in;       /* owned; NULL while nothing is buffered */
     struct alb_tls_conn *tls; /* owned; NULL: plain TCP */
+    const struct alb_vside_ops *vops; /* set: no socket; these move the bytes */
+    void *vctx;
     uint32_t flags;
 };
 

@@ -197,14 +197,17 @@ static const struct {
     [ALB_TLS_POLICY_1_2_STRICT_WITH_1_3] = {TLS1_2_VERSION, TLS1_3_VERSION, ALB_STRICT_CIPHERS, 1},
 };
 
+static const unsigned char ALPN_H2[] = "\x02h2\x08http/1.1", ALPN_H1[] = "\x08http/1.1";
+
+/* <arg>: what we offer, ALPN_H2 or ALPN_H1, in our order of preference */
 static int select_alpn(SSL *s, const unsigned char **out, unsigned char *out_len, const unsigned char *in,
                        unsigned int in_len, void *arg)
 {
     (void)s;
-    (void)arg;
-    static const unsigned char ours[] = "\x08http/1.1"; /* h2 comes with HTTP/2 */
+    const unsigned char *ours = arg;
+    unsigned int ours_len = ours == ALPN_H2 ? sizeof(ALPN_H2) - 1 : sizeof(ALPN_H1) - 1;
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, out_len, ours, sizeof(ours) - 1, in, in_len) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, out_len, ours, ours_len, in, in_len) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK; /* no common protocol: go on without ALPN */
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -232,7 +235,7 @@ static SSL_CTX *new_ctx(enum alb_tls_policy p, char *err, size_t err_len)
     SSL_CTX_set_timeout(ctx, 2 * 3600); /* tickets outlive two rotations at most */
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"alb", 3); /* resumption with client certificates */
-    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, (void *)ALPN_H1);
     return ctx;
 }
 
@@ -636,6 +639,8 @@ static struct alb_tls_state *build(const struct alb_listener_tls *t, char *err, 
         st->base = st->generated = ctx;
         SSL_CTX_set_app_data(ctx, &generated_marker);
     }
+    for (size_t i = 0; t->http2 && i < st->ctx_cnt; i++)
+        SSL_CTX_set_alpn_select_cb(st->ctxs[i], select_alpn, (void *)ALPN_H2);
     if (st->exact_cnt > 1)
         qsort(st->exact, st->exact_cnt, sizeof(*st->exact), cmp_sni);
     if (st->wild_cnt > 1)
@@ -761,3 +766,11 @@ bool alb_tls_named_certificate(const struct alb_tls_conn *c)
 }
 
 bool alb_tls_resumed(const struct alb_tls_conn *c) { return SSL_session_reused((SSL *)c) == 1; }
+
+bool alb_tls_alpn_h2(const struct alb_tls_conn *c)
+{
+    const unsigned char *p;
+    unsigned int n;
+    SSL_get0_alpn_selected((const SSL *)c, &p, &n);
+    return n == 2 && p[0] == 'h' && p[1] == '2';
+}

@@ -87,6 +87,9 @@ void alb_tls_client_cert_escaped(const struct alb_tls_conn *c, char *buf, size_t
 /* alb_tls_resumed() : whether the handshake resumed a session. */
 bool alb_tls_resumed(const struct alb_tls_conn *c);
 
+/* alb_tls_alpn_h2() : whether ALPN chose HTTP/2. */
+bool alb_tls_alpn_h2(const struct alb_tls_conn *c);
+
 /* ---- certificates (control thread) ------------------------------------------ */
 
 struct alb_cert_info {

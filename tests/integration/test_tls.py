@@ -133,11 +133,15 @@ def test_policies(start_alb, backend, certs):
     assert b"Cipher is (NONE)" in out.stdout or out.returncode != 0   # 1_2_strict_with_1_3 refuses TLS 1.1
 
 
-def test_alpn_offers_http11(start_alb, backend, certs):
+def test_alpn_prefers_h2_and_takes_http11(start_alb, backend, certs):
     a = start_https(start_alb, backend, [certs["foo"]])
     ctx = client_ctx()
     ctx.set_alpn_protocols(["h2", "http/1.1"])
     ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", a.port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="foo.bar.com") as s:
+            assert s.selected_alpn_protocol() == "h2"
+    ctx.set_alpn_protocols(["http/1.1"])
     with socket.create_connection(("127.0.0.1", a.port), timeout=5) as raw:
         with ctx.wrap_socket(raw, server_hostname="foo.bar.com") as s:
             assert s.selected_alpn_protocol() == "http/1.1"
