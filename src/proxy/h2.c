@@ -2,6 +2,7 @@
 #include "proxy/h2.h"
 
 #include <nghttp2/nghttp2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,9 @@ struct alb_h2 {
     int32_t kicks[MAX_KICKS];     /* streams to run: ids */
     size_t kick_cnt;
     struct alb_bytequeue pend;            /* frames not yet taken by the socket */
+    struct alb_deferred flush_at_end;     /* alb_h2_flush_later() */
+    bool flush_queued;                    /* flush_at_end is queued: it frees <h> if closed meanwhile */
+    bool closed;                          /* alb_h2_free() ran while a flush was queued */
     bool draining, failed;
 };
 
@@ -540,33 +544,38 @@ static void run_kicked(struct alb_h2 *h)
     }
 }
 
-/* Frames out to the socket. False when the connection failed. */
+#define SEND_BATCH 65536 /* frames gathered for one write (one TLS record run, one syscall) */
+
+/* Frames out to the socket: gathered from nghttp2 (which hands them one
+ * at a time) and written together. False when the connection failed. */
 static bool send_frames(struct alb_h2 *h, bool *moved)
 {
     struct alb_side *side = alb__session_side(h->conn);
     for (int rounds = 0; rounds < 64; rounds++) {
-        if (alb_bq_avail(&h->pend)) {
-            struct iovec iov = {(void *)alb_bq_head(&h->pend), alb_bq_avail(&h->pend)};
-            ssize_t w = alb_side_writev(side, &iov, 1);
-            if (w == ALB_SIDE_FAILED)
+        while (alb_bq_avail(&h->pend) < SEND_BATCH) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(h->ng, &data);
+            if (n < 0)
                 return false;
-            alb_bq_consume(&h->pend, (size_t)w);
-            *moved |= w > 0;
-            if (alb_bq_avail(&h->pend))
-                return true; /* the socket is full: on the writable edge */
+            if (n == 0) {
+                if (!h->kick_cnt)
+                    break;
+                run_kicked(h); /* streams that got room make more */
+                continue;
+            }
+            if (!alb_bq_put(&h->pend, data, (size_t)n))
+                return false;
         }
-        const uint8_t *data;
-        ssize_t n = nghttp2_session_mem_send(h->ng, &data);
-        if (n < 0)
+        if (!alb_bq_avail(&h->pend))
+            return true;
+        struct iovec iov = {(void *)alb_bq_head(&h->pend), alb_bq_avail(&h->pend)};
+        ssize_t w = alb_side_writev(side, &iov, 1);
+        if (w == ALB_SIDE_FAILED)
             return false;
-        if (n == 0) {
-            if (!h->kick_cnt)
-                return true;
-            run_kicked(h); /* streams that got room made more */
-            continue;
-        }
-        if (!alb_bq_put(&h->pend, data, (size_t)n))
-            return false;
+        alb_bq_consume(&h->pend, (size_t)w);
+        *moved |= w > 0;
+        if (alb_bq_avail(&h->pend))
+            return true; /* the socket is full: on the writable edge */
     }
     return true;
 }
@@ -637,6 +646,26 @@ void alb_h2_flush(struct alb_h2 *h)
     settle(h, send_frames(h, &moved));
 }
 
+static void free_h2(struct alb_h2 *h);
+
+static void flush_at_end(struct alb_deferred *d)
+{
+    struct alb_h2 *h = (struct alb_h2 *)((char *)d - offsetof(struct alb_h2, flush_at_end));
+    h->flush_queued = false;
+    if (h->closed)
+        free_h2(h);
+    else
+        alb_h2_flush(h);
+}
+
+void alb_h2_flush_later(struct alb_h2 *h)
+{
+    if (h->flush_queued || h->failed)
+        return;
+    h->flush_queued = true;
+    alb_loop_defer(&alb__session_worker(h->conn)->loop, &h->flush_at_end, flush_at_end);
+}
+
 void alb_h2_drain(struct alb_h2 *h)
 {
     if (h->draining)
@@ -669,6 +698,14 @@ void alb_h2_free(struct alb_h2 *h)
             alb_session_stream_close(s->vc);
         free_stream(s);
     }
+    if (h->flush_queued)
+        h->closed = true; /* flush_at_end() frees it */
+    else
+        free_h2(h);
+}
+
+static void free_h2(struct alb_h2 *h)
+{
     nghttp2_session_del(h->ng);
     alb_bq_free(&h->pend);
     free(h);

@@ -43,6 +43,10 @@ bool alb_h2_step(struct alb_h2 *h);
  * its own: a backend event, a timer). */
 void alb_h2_flush(struct alb_h2 *h);
 
+/* alb_h2_flush_later() : alb_h2_flush() at the end of this loop turn, once
+ * however many streams made frames in it: their frames leave together. */
+void alb_h2_flush_later(struct alb_h2 *h);
+
 /* alb_h2_drain() : no new streams (GOAWAY); the connection closes when the
  * ones in flight are done. */
 void alb_h2_drain(struct alb_h2 *h);

@@ -1761,7 +1761,7 @@ void alb__session_on_upstream(struct alb_client *c, uint32_t events)
 {
     upstream_event(c, events);
     if (c->flags & C_VIRTUAL) /* what the stream made goes out on its connection */
-        alb_h2_flush(c->h2);
+        alb_h2_flush_later(c->h2);
 }
 
 static void upstream_event(struct alb_client *c, uint32_t events)
@@ -1792,7 +1792,7 @@ static void on_timeout(struct alb_timer *t)
     struct alb_client *c = (struct alb_client *)((char *)t - offsetof(struct alb_client, timer));
     timeout(c);
     if (c->flags & C_VIRTUAL)
-        alb_h2_flush(c->h2);
+        alb_h2_flush_later(c->h2);
 }
 
 static void timeout(struct alb_client *c)

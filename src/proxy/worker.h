@@ -72,8 +72,9 @@ struct alb_upool {
 };
 
 /* At most this many idle connections per endpoint per worker: enough for
- * a busy backend, bounded so a burst does not pin thousands of sockets. */
-#define ALB_UPOOL_MAX_IDLE 256
+ * a busy backend behind HTTP/2 clients (each may run 128 requests at
+ * once), bounded so a burst does not pin tens of thousands of sockets. */
+#define ALB_UPOOL_MAX_IDLE 1024
 /* An idle pooled connection is closed after this long. */
 #define ALB_UPOOL_IDLE_TIMEOUT_MS 60000u
 
