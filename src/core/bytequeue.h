@@ -16,6 +16,7 @@ struct alb_bytequeue {
 static inline size_t alb_bq_avail(const struct alb_bytequeue *q) { return q->len - q->off; }
 static inline const char *alb_bq_head(const struct alb_bytequeue *q) { return q->p + q->off; }
 static inline void alb_bq_consume(struct alb_bytequeue *q, size_t n) { q->off += n; }
+static inline void alb_bq_clear(struct alb_bytequeue *q) { q->off = q->len = 0; }
 
 /* alb_bq_put() : appends <n> bytes (<data> may be NULL when <n> is 0).
  * False when out of memory (nothing is appended). */

@@ -30,7 +30,7 @@ struct stream {
     char *method, *path, *authority, *scheme; /* owned */
     struct alb_bytequeue fields;          /* "name: value\r\n" */
     struct alb_bytequeue cookie;          /* cookie fields joined with "; " (RFC 9113 §8.2.3) */
-    size_t field_bytes;
+    struct alb_bytequeue req_trailers;    /* "name: value\r\n", for a chunked request body */
     bool has_length;
     bool chunked;                 /* the body goes to the client chunked */
     bool ended;                   /* END_STREAM came */
@@ -43,6 +43,9 @@ struct stream {
     uint64_t remaining;
     struct alb_h1_chunked ch;
     struct alb_bytequeue out;             /* body bytes for DATA frames */
+    struct alb_bytequeue framing;         /* chunked framing since the last data: at the end, the trailer section */
+    nghttp2_nv *trailers;                 /* owned: parsed from <framing> when the body ends */
+    size_t trailer_cnt;
 };
 
 struct alb_h2 {
@@ -51,6 +54,7 @@ struct alb_h2 {
     struct stream *streams;       /* open ones */
     size_t stream_cnt;
     size_t stream_errors;         /* the peer's: refused streams, malformed requests */
+    size_t block_bytes;           /* of the header block being read */
     int32_t kicks[MAX_KICKS];     /* streams to run: ids */
     size_t kick_cnt;
     struct alb_bytequeue pend;            /* frames not yet taken by the socket */
@@ -149,6 +153,45 @@ static bool submit_head(struct stream *s, const struct alb_h1_msg *m)
     return nghttp2_submit_response(s->h->ng, s->id, nv, n, s->body == BODY_NONE ? NULL : &prd) == 0;
 }
 
+/* The trailer section of a chunked body, from the framing after its last
+ * data ("\r\n" ending the last chunk, "0[;ext]\r\n", fields, "\r\n"), as
+ * fields for a trailing HEADERS frame. The chunked decoder validated it. */
+static void parse_trailers(struct stream *s)
+{
+    char *p = s->framing.p ? s->framing.p + s->framing.off : NULL;
+    char *end = p ? p + alb_bq_avail(&s->framing) : NULL;
+    if (p && end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+        p += 2;
+    char *eol = p ? memchr(p, '\n', (size_t)(end - p)) : NULL; /* the last-chunk line */
+    if (!eol)
+        return;
+    size_t cap = 0;
+    for (char *q = eol + 1; q < end; q++)
+        cap += *q == '\n';
+    if (!cap || !(s->trailers = calloc(cap, sizeof(*s->trailers))))
+        return;
+    for (char *line = eol + 1; line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        if (!nl || nl - line < 2)
+            break; /* the empty line that ends the section */
+        char *colon = memchr(line, ':', (size_t)(nl - line));
+        if (colon) {
+            char *v = colon + 1, *ve = nl - 1; /* before "\r" */
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            for (char *k = line; k < colon; k++)
+                *k = (char)((*k >= 'A' && *k <= 'Z') ? *k + 32 : *k);
+            struct alb_str name = {line, (size_t)(colon - line)};
+            if (!connection_specific(name) && !alb_str_is_ci(name, "content-length"))
+                s->trailers[s->trailer_cnt++] = (nghttp2_nv){(uint8_t *)line, (uint8_t *)v, name.len,
+                                                             (size_t)(ve - v), NGHTTP2_NV_FLAG_NONE};
+        }
+        line = nl + 1;
+    }
+}
+
 /* Turns what the client wrote (HTTP/1.1) into HEADERS and body bytes. */
 static void take_response(struct stream *s)
 {
@@ -212,8 +255,14 @@ static void take_response(struct stream *s)
                 return;
             }
             alb_bq_consume(&s->raw, used);
-            if (r == ALB_H1_DONE)
+            if (is_data)
+                alb_bq_clear(&s->framing);
+            else if (!alb_bq_put(&s->framing, p, used))
+                r = ALB_H1_DONE; /* out of memory: the trailers are lost, the body ends */
+            if (r == ALB_H1_DONE) {
+                parse_trailers(s);
                 s->resp_end = true;
+            }
             put_body(s, is_data ? p : NULL, is_data ? used : 0);
             if (!used && r != ALB_H1_DONE)
                 return;
@@ -248,8 +297,6 @@ static const struct alb_vside_ops stream_ops = {vread, vwritev};
 static ssize_t data_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                            nghttp2_data_source *src, void *ud)
 {
-    (void)ng;
-    (void)id;
     (void)ud;
     struct stream *s = src->ptr;
     size_t n = alb_bq_avail(&s->out);
@@ -262,6 +309,8 @@ static ssize_t data_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
         kick(s); /* room again: its client may write more */
     if (!alb_bq_avail(&s->out) && s->resp_end) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->trailer_cnt && nghttp2_submit_trailer(ng, id, s->trailers, s->trailer_cnt) == 0)
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM; /* the trailers end the stream */
         return (ssize_t)n;
     }
     if (!n) {
@@ -276,6 +325,7 @@ static ssize_t data_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     struct alb_h2 *h = ud;
+    h->block_bytes = 0;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     if (h->stream_cnt >= ALB_H2_MAX_STREAMS || h->draining) {
@@ -313,15 +363,24 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)flags;
-    (void)ud;
-    struct stream *s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
-    if (!s || f->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* refused, or trailers: not passed on */
-    /* HPACK bombs and oversized blocks: a request's fields are bounded as an
-     * HTTP/1.1 head is; over it, the connection is cut */
-    s->field_bytes += namelen + valuelen + 32;
-    if (s->field_bytes > ALB_H2_MAX_HEADER_LIST)
+    struct alb_h2 *h = ud;
+    /* HPACK bombs and oversized blocks: every header block (a request's,
+     * trailers, a refused stream's) is bounded as an HTTP/1.1 head is;
+     * over it, the connection is cut */
+    h->block_bytes += namelen + valuelen + 32;
+    if (h->block_bytes > ALB_H2_MAX_HEADER_LIST)
         return cut(ng);
+    struct stream *s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (!s)
+        return 0; /* refused */
+    if (f->headers.cat == NGHTTP2_HCAT_HEADERS) { /* trailers: a chunked body carries them */
+        bool ok = !s->chunked || !s->vc || (namelen && name[0] == ':') ||
+                  (alb_bq_put(&s->req_trailers, name, namelen) && alb_bq_put(&s->req_trailers, ": ", 2) &&
+                   alb_bq_put(&s->req_trailers, value, valuelen) && alb_bq_put(&s->req_trailers, "\r\n", 2));
+        return ok ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
     char **pseudo = NULL;
     if (namelen && name[0] == ':') {
         if (namelen == 7 && !memcmp(name, ":method", 7))
@@ -387,8 +446,10 @@ static void end_request(struct stream *s)
     if (s->ended)
         return;
     s->ended = true;
-    if (s->chunked)
-        alb_bq_put(&s->in, "0\r\n\r\n", 5);
+    if (s->chunked && !(alb_bq_put(&s->in, "0\r\n", 3) &&
+                        alb_bq_put(&s->in, alb_bq_head(&s->req_trailers), alb_bq_avail(&s->req_trailers)) &&
+                        alb_bq_put(&s->in, "\r\n", 2)))
+        alb_session_stream_close(s->vc); /* out of memory: the request cannot end */
     kick(s);
 }
 
@@ -456,6 +517,9 @@ static void free_stream(struct stream *s)
     alb_bq_free(&s->in);
     alb_bq_free(&s->raw);
     alb_bq_free(&s->out);
+    alb_bq_free(&s->framing);
+    alb_bq_free(&s->req_trailers);
+    free(s->trailers);
     free(s);
 }
 

@@ -65,7 +65,7 @@ class Client:
         if body is not None:
             self.send_body(sid, body, end)
         self.sock.sendall(self.conn.data_to_send())
-        self.responses[sid] = {"headers": None, "body": bytearray(), "ended": False, "reset": None}
+        self.responses[sid] = {"headers": None, "body": bytearray(), "ended": False, "reset": None, "trailers": None}
         if ack:
             self.auto_ack.add(sid)
         return sid
@@ -104,6 +104,8 @@ class Client:
                         self.conn.increment_flow_control_window(ev.flow_controlled_length, ev.stream_id)
                     except h2.exceptions.StreamClosedError:
                         pass   # it ended in this same read
+            elif isinstance(ev, h2.events.TrailersReceived):
+                r["trailers"] = dict(ev.headers)
             elif isinstance(ev, h2.events.StreamEnded):
                 r["ended"] = True
             elif isinstance(ev, h2.events.StreamReset):
@@ -199,6 +201,21 @@ def test_bodies_both_ways(start_alb, backend):
     status, _, body = c.get("/echo", headers=[("cookie", "a=1"), ("cookie", "b=2")])
     headers = {k.lower(): v for k, v in json.loads(body)["headers"]}
     assert headers["cookie"] == "a=1; b=2"
+    c.close()
+
+
+def test_trailers_pass_both_ways(start_alb, backend):
+    a = start_h2c(start_alb, backend)
+    c = Client(a.port)
+    r, = c.wait(c.request("/chunked"))
+    assert bytes(r["body"]) == b"hello world" and r["trailers"] == {"x-checksum": "42"}
+    # a request body without content-length goes chunked, its trailers with it
+    sid = c.request("/echo", method="POST", body=b"abc", end=False)
+    c.conn.send_headers(sid, [("x-sum", "7")], end_stream=True)
+    c.sock.sendall(c.conn.data_to_send())
+    r, = c.wait(sid)
+    seen = json.loads(bytes(r["body"]))
+    assert seen["body_len"] == 3 and seen["trailers"] == ["x-sum: 7"]
     c.close()
 
 
