@@ -393,10 +393,11 @@ static int parse_backend(struct ctx *c, json_t *o, struct alb_backend *b)
         return -1;
     }
     b->name = xstrdup(name);
-    b->tls = proto && !strcmp(proto, "https");
-    if (proto && strcmp(proto, "http") != 0 && !b->tls) {
+    b->tls = proto && (!strcmp(proto, "https") || !strcmp(proto, "h2"));
+    b->h2 = proto && (!strcmp(proto, "h2c") || !strcmp(proto, "h2"));
+    if (proto && strcmp(proto, "http") != 0 && !b->tls && !b->h2) {
         size_t n = push_key(c, "protocol");
-        failf(c, "unsupported protocol \"%.32s\" (supported: http, https)", proto);
+        failf(c, "unsupported protocol \"%.32s\" (supported: http, https, h2c, h2)", proto);
         pop(c, n);
         return -1;
     }
@@ -1996,7 +1997,7 @@ static json_t *backend_to_json(const struct alb_backend *b)
         json_array_append_new(eps, json_pack("{s:s,s:i,s:i,s:b}", "address", b->eps[i].address, "port",
                                              (int)b->eps[i].port, "weight", (int)b->eps[i].weight, "ready",
                                              b->eps[i].ready));
-    json_t *o = json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", b->tls ? "https" : "http", "algorithm",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:{s:I,s:I},s:o}", "name", b->name, "protocol", b->h2 ? (b->tls ? "h2" : "h2c") : b->tls ? "https" : "http", "algorithm",
                           "round_robin", "timeouts", "connect_ms", (json_int_t)b->connect_timeout_ms, "response_ms",
                           (json_int_t)b->response_timeout_ms, "endpoints", eps);
     const struct alb_health_check *h = &b->health_check;

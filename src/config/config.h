@@ -68,7 +68,8 @@ struct alb_backend {
     size_t ep_cnt;
     uint32_t connect_timeout_ms;
     uint32_t response_timeout_ms; /* from request sent to response head, and between reads */
-    bool tls;                    /* "protocol": "https": TLS to the endpoints (SNI: the request host; not verified) */
+    bool tls;                    /* "protocol" "https" or "h2": TLS to the endpoints (SNI: the request host; not verified) */
+    bool h2;                     /* "protocol" "h2c" or "h2": HTTP/2 to the endpoints (gRPC) */
     size_t index;                /* position in alb_config.backends, the same in every snapshot of a builder */
     struct alb_health_check health_check;
     struct alb_session_persistence session;

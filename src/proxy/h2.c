@@ -88,8 +88,9 @@ static void kick(struct stream *s)
 
 /* ---- the stream's side: what its client reads and writes ---------------------------- */
 
-static ssize_t vread(void *ctx, char *buf, size_t len)
+static ssize_t vread(void *ctx, struct alb_side *side, char *buf, size_t len)
 {
+    (void)side;
     struct stream *s = ctx;
     size_t n = alb_bq_avail(&s->in);
     if (n > len)
@@ -277,8 +278,9 @@ static void take_response(struct stream *s)
         put_body(s, NULL, 0); /* the end itself resumes a deferred stream */
 }
 
-static ssize_t vwritev(void *ctx, const struct iovec *iov, int cnt)
+static ssize_t vwritev(void *ctx, struct alb_side *side, const struct iovec *iov, int cnt)
 {
+    (void)side;
     struct stream *s = ctx;
     if (alb_bq_avail(&s->out) >= ALB_H2_STREAM_BUFFER)
         return 0; /* its window is closed: its backend waits */

@@ -94,6 +94,7 @@ struct body {
 #define C_GZIP_FINISHED (1u << 10)   /* the compressed body is complete in c->out */
 #define C_VIRTUAL (1u << 11)         /* an HTTP/2 stream: no socket, one request (proxy/h2.c) */
 #define C_SERVED (1u << 12)          /* a request came on this connection (HTTP/2 starts only first) */
+#define C_GRPC (1u << 13)            /* the request is a gRPC call: ALB's own errors answer as gRPC */
 
 struct alb_client {
     struct alb_side side; /* first: the epoll pointer is the client */
@@ -503,9 +504,33 @@ static void local_reply_with(struct alb_client *c, int status, const char *extra
         close_client(c);
 }
 
-/* local_reply() : ALB's own error page for <status>. */
+/* The gRPC status for an HTTP status, as gRPC maps them
+ * (doc/http-grpc-status-mapping.md in grpc/grpc). */
+static int grpc_status_of(int status)
+{
+    switch (status) {
+    case 400: return 13; /* INTERNAL */
+    case 401: return 16; /* UNAUTHENTICATED */
+    case 403: return 7;  /* PERMISSION_DENIED */
+    case 404: return 12; /* UNIMPLEMENTED */
+    case 429: case 502: case 503: case 504: return 14; /* UNAVAILABLE */
+    default: return 2;   /* UNKNOWN */
+    }
+}
+
+/* local_reply() : ALB's own error page for <status>; for a gRPC call, a
+ * gRPC error (200, no body, grpc-status and grpc-message), which clients
+ * report as the call's status. */
 static void local_reply(struct alb_client *c, int status, bool close)
 {
+    if ((c->flags & C_GRPC) && status >= 400) {
+        char extra[128];
+        int n = snprintf(extra, sizeof(extra), "grpc-status: %d\r\ngrpc-message: ALB: %d %s\r\n",
+                         grpc_status_of(status), status, reason_of(status));
+        local_reply_with(c, 200, extra, (size_t)n, "application/grpc", "", 0, close);
+        c->status = status; /* the access log keeps what happened */
+        return;
+    }
     char body[96];
     int n = snprintf(body, sizeof(body), "%d %s\n", status, reason_of(status));
     local_reply_with(c, status, "", 0, "text/plain; charset=utf-8", body, (size_t)n, close);
@@ -1003,7 +1028,7 @@ static void set_state_idle(struct alb_client *c)
 static bool connect_upstream(struct alb_client *c, bool allow_pooled, const char *host)
 {
     int err = 0;
-    c->up = alb_upstream_get(c->w, c->endpoint, c->backend->tls ? host : NULL, c, allow_pooled, &err);
+    c->up = alb_upstream_get(c->w, c->endpoint, c->backend->tls ? host : NULL, c->backend->h2, c, allow_pooled, &err);
     if (!c->up) {
         alb_log_warn("conn=%" PRIu64 " action=\"connecting to %s\": %s", c->id, c->endpoint->text, strerror(err));
         local_reply(c, err == ENOMEM ? 503 : 502, false);
@@ -1023,6 +1048,11 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
     c->hold = alb_worker_hold_use(c->lst->hold);
     c->state = S_ACTIVE;
     c->status = 0;
+    if (c->flags & C_VIRTUAL) /* gRPC needs HTTP/2 */
+        for (size_t i = 0; i < m->hdr_cnt; i++)
+            if (alb_str_is_ci(m->hdrs[i].name, "content-type") && m->hdrs[i].value.len >= 16 &&
+                !strncasecmp(m->hdrs[i].value.p, "application/grpc", 16))
+                c->flags |= C_GRPC;
     if (c->w->alog.fd >= 0 && (c->log || (c->log = malloc(sizeof(*c->log))))) {
         struct alb_str ua = {NULL, 0}, rid = {NULL, 0};
         for (size_t i = 0; i < m->hdr_cnt; i++) {
@@ -1249,7 +1279,7 @@ static void start_request(struct alb_client *c, const struct alb_h1_msg *m)
             continue;
         const struct alb_backend *mb = pick_backend(c, act);
         const struct alb_endpoint *mep = mb->ep_cnt ? &mb->eps[alb_worker_random(c->w) % mb->ep_cnt] : NULL;
-        if (mep && mep->weight && mep->ready && !mb->tls) /* mirrors speak plain HTTP only */
+        if (mep && mep->weight && mep->ready && !mb->tls && !mb->h2) /* mirrors speak plain HTTP/1.1 only */
             c->mirror = alb_mirror_start(c->w, mep, alb_buf_head(c->uphead), c->uphead_len, mb->response_timeout_ms,
                                          &c->mirror);
     }

@@ -28,26 +28,69 @@ void alb_side_release_if_empty(struct alb_side *s, struct alb_bufpool *pool)
     }
 }
 
-static ssize_t tls_read(struct alb_side *s, struct alb_bufpool *pool, size_t room)
+static ssize_t tls_read(struct alb_side *s, char *buf, size_t len)
 {
     bool want_write;
-    ssize_t n = alb_tls_read(s->tls, alb_buf_tail(s->in), room, &want_write);
-    if (n > 0) {
-        s->in->end += (uint32_t)n;
+    ssize_t n = alb_tls_read(s->tls, buf, len, &want_write);
+    if (n > 0)
         return n;
-    }
     if (n == 0) {
         if (want_write)
             s->flags &= ~ALB_SIDE_WRITABLE; /* READABLE stays: retried on the writable edge */
         else
             s->flags &= ~ALB_SIDE_READABLE;
-    } else if (n == ALB_TLS_EOF) {
-        s->flags = (s->flags | ALB_SIDE_EOF) & ~ALB_SIDE_READABLE;
-    } else {
-        s->flags = (s->flags | ALB_SIDE_ERROR) & ~ALB_SIDE_READABLE;
+        return 0;
     }
-    alb_side_release_if_empty(s, pool);
-    return n == 0 ? 0 : n == ALB_TLS_EOF ? ALB_SIDE_GOT_EOF : ALB_SIDE_FAILED;
+    if (n == ALB_TLS_EOF) {
+        s->flags = (s->flags | ALB_SIDE_EOF) & ~ALB_SIDE_READABLE;
+        return ALB_SIDE_GOT_EOF;
+    }
+    s->flags = (s->flags | ALB_SIDE_ERROR) & ~ALB_SIDE_READABLE;
+    return ALB_SIDE_FAILED;
+}
+
+ssize_t alb_side_io_read(struct alb_side *s, char *buf, size_t len)
+{
+    if (!(s->flags & ALB_SIDE_READABLE) || (s->flags & (ALB_SIDE_EOF | ALB_SIDE_ERROR)) || !len)
+        return 0;
+    if (s->tls)
+        return tls_read(s, buf, len);
+    for (;;) {
+        ssize_t n = read(s->io.fd, buf, len);
+        if (n > 0) {
+            /* A short read drained the socket: Linux raises a new edge for
+             * data that arrives later. Not after RDHUP: the FIN raised no
+             * edge of its own, so read on until EOF is seen. */
+            if ((size_t)n < len && !(s->flags & ALB_SIDE_RDHUP))
+                s->flags &= ~ALB_SIDE_READABLE;
+            return n;
+        }
+        if (n == 0) {
+            s->flags = (s->flags | ALB_SIDE_EOF) & ~ALB_SIDE_READABLE;
+            return ALB_SIDE_GOT_EOF;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->flags &= ~ALB_SIDE_READABLE;
+            return 0;
+        }
+        s->flags = (s->flags | ALB_SIDE_ERROR) & ~ALB_SIDE_READABLE;
+        return ALB_SIDE_FAILED;
+    }
+}
+
+/* Through the side's ops: an HTTP/2 stream, or HTTP/2 to a backend. */
+static ssize_t ops_read(struct alb_side *s, char *buf, size_t len)
+{
+    ssize_t n = s->vops->read(s->vctx, s, buf, len);
+    if (n == ALB_SIDE_GOT_EOF)
+        s->flags = (s->flags | ALB_SIDE_EOF) & ~ALB_SIDE_READABLE;
+    else if (n == ALB_SIDE_FAILED)
+        s->flags = (s->flags | ALB_SIDE_ERROR) & ~ALB_SIDE_READABLE;
+    else if (n == 0 && s->io.fd < 0)
+        s->flags &= ~ALB_SIDE_READABLE; /* no socket: the ops say when there is more */
+    return n;
 }
 
 ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool)
@@ -66,45 +109,13 @@ ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool)
     size_t room = alb_buf_room(s->in);
     if (room == 0)
         return 0;
-    if (s->tls)
-        return tls_read(s, pool, room);
-    if (s->vops) {
-        ssize_t n = s->vops->read(s->vctx, alb_buf_tail(s->in), room);
-        if (n > 0) {
-            s->in->end += (uint32_t)n;
-            return n;
-        }
-        s->flags = (s->flags | (n < 0 ? ALB_SIDE_EOF : 0)) & ~ALB_SIDE_READABLE;
-        alb_side_release_if_empty(s, pool);
-        return n < 0 ? ALB_SIDE_GOT_EOF : 0;
+    ssize_t n = s->vops ? ops_read(s, alb_buf_tail(s->in), room) : alb_side_io_read(s, alb_buf_tail(s->in), room);
+    if (n > 0) {
+        s->in->end += (uint32_t)n;
+        return n;
     }
-    for (;;) {
-        ssize_t n = read(s->io.fd, alb_buf_tail(s->in), room);
-        if (n > 0) {
-            s->in->end += (uint32_t)n;
-            /* A short read drained the socket: Linux raises a new edge for
-             * data that arrives later. Not after RDHUP: the FIN raised no
-             * edge of its own, so read on until EOF is seen. */
-            if ((size_t)n < room && !(s->flags & ALB_SIDE_RDHUP))
-                s->flags &= ~ALB_SIDE_READABLE;
-            return n;
-        }
-        if (n == 0) {
-            s->flags = (s->flags | ALB_SIDE_EOF) & ~ALB_SIDE_READABLE;
-            alb_side_release_if_empty(s, pool);
-            return ALB_SIDE_GOT_EOF;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            s->flags &= ~ALB_SIDE_READABLE;
-            alb_side_release_if_empty(s, pool);
-            return 0;
-        }
-        s->flags = (s->flags | ALB_SIDE_ERROR) & ~ALB_SIDE_READABLE;
-        alb_side_release_if_empty(s, pool);
-        return ALB_SIDE_FAILED;
-    }
+    alb_side_release_if_empty(s, pool);
+    return n;
 }
 
 /* One TLS write of <len> bytes. */
@@ -153,18 +164,12 @@ static ssize_t tls_writev(struct alb_side *s, const struct iovec *iov, int cnt)
     return total;
 }
 
-ssize_t alb_side_writev(struct alb_side *s, const struct iovec *iov, int cnt)
+ssize_t alb_side_io_writev(struct alb_side *s, const struct iovec *iov, int cnt)
 {
     if (cnt == 0 || !(s->flags & ALB_SIDE_WRITABLE))
         return 0;
     if (s->tls)
         return tls_writev(s, iov, cnt);
-    if (s->vops) {
-        ssize_t n = s->vops->writev(s->vctx, iov, cnt);
-        if (n == 0)
-            s->flags &= ~ALB_SIDE_WRITABLE;
-        return n;
-    }
     for (;;) {
         /* sendmsg for MSG_NOSIGNAL: a peer that closed is an error, not a
          * process-killing SIGPIPE. */
@@ -181,4 +186,18 @@ ssize_t alb_side_writev(struct alb_side *s, const struct iovec *iov, int cnt)
         s->flags |= ALB_SIDE_ERROR;
         return ALB_SIDE_FAILED;
     }
+}
+
+ssize_t alb_side_writev(struct alb_side *s, const struct iovec *iov, int cnt)
+{
+    if (cnt == 0)
+        return 0;
+    if (!s->vops)
+        return alb_side_io_writev(s, iov, cnt);
+    ssize_t n = s->vops->writev(s->vctx, s, iov, cnt);
+    if (n == 0 && s->io.fd < 0)
+        s->flags &= ~ALB_SIDE_WRITABLE; /* no socket: the ops say when there is room */
+    else if (n == ALB_SIDE_FAILED)
+        s->flags |= ALB_SIDE_ERROR;
+    return n;
 }

@@ -31,19 +31,24 @@
 
 struct alb_tls_conn;
 
-/* A side without a socket: an HTTP/2 stream seen as an HTTP/1.1
- * connection (proxy/h2.c). read: bytes (> 0), 0 when none now,
- * ALB_SIDE_GOT_EOF; writev: bytes taken, 0 when none now. */
+/* Ops that stand between a side's users and its bytes: an HTTP/2 stream
+ * seen as an HTTP/1.1 connection (proxy/h2.c; no socket, io.fd is -1), or
+ * an HTTP/1.1 exchange carried to a backend over HTTP/2 (proxy/h2up.c; the
+ * socket is the side's, reached with alb_side_io_read/_writev). read: as
+ * alb_side_io_read (bytes, 0 when none now, ALB_SIDE_GOT_EOF,
+ * ALB_SIDE_FAILED); writev: bytes taken, 0 when none now, ALB_SIDE_FAILED.
+ * With a socket the ops keep READABLE and WRITABLE true to it. */
+struct alb_side;
 struct alb_vside_ops {
-    ssize_t (*read)(void *ctx, char *buf, size_t len);
-    ssize_t (*writev)(void *ctx, const struct iovec *iov, int cnt);
+    ssize_t (*read)(void *ctx, struct alb_side *s, char *buf, size_t len);
+    ssize_t (*writev)(void *ctx, struct alb_side *s, const struct iovec *iov, int cnt);
 };
 
 struct alb_side {
     struct alb_io io;
     struct alb_buf *in;       /* owned; NULL while nothing is buffered */
     struct alb_tls_conn *tls; /* owned; NULL: plain TCP */
-    const struct alb_vside_ops *vops; /* set: no socket; these move the bytes */
+    const struct alb_vside_ops *vops; /* set: these move the bytes */
     void *vctx;
     uint32_t flags;
 };
@@ -64,6 +69,12 @@ ssize_t alb_side_read(struct alb_side *s, struct alb_bufpool *pool);
  * block (WRITABLE cleared) or nothing was given, ALB_SIDE_FAILED on error
  * (ERROR set). */
 ssize_t alb_side_writev(struct alb_side *s, const struct iovec *iov, int cnt);
+
+/* alb_side_io_read(), alb_side_io_writev() : the socket's own bytes (TLS
+ * or plain), under any ops; results as alb_side_read() and
+ * alb_side_writev(), into <buf>. */
+ssize_t alb_side_io_read(struct alb_side *s, char *buf, size_t len);
+ssize_t alb_side_io_writev(struct alb_side *s, const struct iovec *iov, int cnt);
 
 /* alb_side_release_if_empty() : gives an empty s->in back to <pool>. */
 void alb_side_release_if_empty(struct alb_side *s, struct alb_bufpool *pool);

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "net/sock.h"
+#include "proxy/h2up.h"
 #include "tls/tls.h"
 #include "proxy/session.h"
 #include "proxy/worker.h"
@@ -46,6 +47,9 @@ void alb_upstream_close(struct alb_upstream *up)
     alb_loop_disarm(&up->w->loop, &up->idle_timer);
     alb_tls_close(up->side.tls);
     up->side.tls = NULL;
+    alb_h2up_free(up->side.vctx);
+    up->side.vctx = NULL;
+    up->side.vops = NULL;
     close(up->side.io.fd);
     alb_bufpool_put(&up->w->bufs, up->side.in);
     up->side.in = NULL;
@@ -70,8 +74,10 @@ static void on_io(struct alb_io *io, uint32_t events)
     }
     /* Pooled: readability means the server closed or sent stray bytes;
      * either way the connection cannot carry a new request. Over TLS it may
-     * be a message of TLS itself (a session ticket), which reads as nothing. */
-    if (up->side.tls && (events & EPOLLIN) && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+     * be a message of TLS itself (a session ticket), which reads as nothing.
+     * Over HTTP/2 it may be frames (a PING, a GOAWAY): such a connection is
+     * closed all the same, as a new one costs little. */
+    if (up->side.tls && !up->side.vops && (events & EPOLLIN) && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         char b[64];
         bool want_write;
         if (alb_tls_read(up->side.tls, b, sizeof(b), &want_write) == 0 && !want_write)
@@ -81,11 +87,12 @@ static void on_io(struct alb_io *io, uint32_t events)
         alb_upstream_close(up);
 }
 
-struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep, const char *sni,
+struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep, const char *sni, bool h2,
                                       struct alb_client *client, bool allow_pooled, int *err)
 {
     char key[sizeof(ep->text) + 8];
-    snprintf(key, sizeof(key), "%s%s", sni ? "tls " : "", ep->text); /* TLS and plain connections apart */
+    /* TLS and plain, HTTP/2 and HTTP/1.1 connections apart */
+    snprintf(key, sizeof(key), "%s%s%s", h2 ? "h2 " : "", sni ? "tls " : "", ep->text);
     struct alb_upool *pool = alb_worker_pool_of(w, key);
     if (!pool) {
         *err = ENOMEM;
@@ -114,15 +121,17 @@ struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_end
     }
     up->side.io.fd = fd;
     up->side.io.fn = on_io;
-    if (sni) {
-        snprintf(up->sni, sizeof(up->sni), "%s", sni);
-        if (!(up->side.tls = alb_tls_connect(fd, sni))) {
-            *err = ENOMEM;
-            close(fd);
-            free(up);
-            return NULL;
-        }
+    if ((sni && !(up->side.tls = alb_tls_connect(fd, sni, h2))) || (h2 && !(up->side.vctx = alb_h2up_new(sni != NULL)))) {
+        *err = ENOMEM;
+        alb_tls_close(up->side.tls);
+        close(fd);
+        free(up);
+        return NULL;
     }
+    if (sni)
+        snprintf(up->sni, sizeof(up->sni), "%s", sni);
+    if (h2)
+        up->side.vops = &alb_h2up_ops;
     up->w = w;
     up->client = client;
     up->pool = pool;
@@ -132,6 +141,7 @@ struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_end
     if (rc < 0) {
         *err = -rc;
         alb_tls_close(up->side.tls);
+        alb_h2up_free(up->side.vctx);
         close(fd);
         free(up);
         return NULL;
@@ -145,6 +155,7 @@ void alb_upstream_release(struct alb_upstream *up, bool reusable)
     if (!reusable || (up->flags & (ALB_UP_NO_REUSE | ALB_UP_CONNECTING)) ||
         (up->side.flags & (ALB_SIDE_EOF | ALB_SIDE_ERROR | ALB_SIDE_RDHUP | ALB_SIDE_SHUT_WR)) ||
         (up->side.in && !alb_buf_is_empty(up->side.in)) || p->idle_cnt >= ALB_UPOOL_MAX_IDLE ||
+        (up->side.vops && !alb_h2up_reusable(up->side.vctx)) ||
         up->w->draining) {
         alb_upstream_close(up);
         return;

@@ -42,11 +42,12 @@ struct alb_upstream {
 
 /* alb_upstream_get() : an idle pooled connection to <ep>, or a new one
  * (connecting); over TLS when <sni> is set (the name to send; "" for
- * none), pooled apart from plain ones. Returns NULL with *err set
+ * none), speaking HTTP/2 when <h2> (proxy/h2up.h: the session still
+ * writes and reads HTTP/1.1), pooled apart from the others. Returns NULL with *err set
  * (positive errno) when no socket could be made; ECONNREFUSED and friends
  * from an immediate connect failure show up here too. The result is
  * attached to <client>. */
-struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep, const char *sni,
+struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_endpoint *ep, const char *sni, bool h2,
                                       struct alb_client *client, bool allow_pooled, int *err);
 
 /* alb_upstream_release() : detaches <up> from its client; pools it when it

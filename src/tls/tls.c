@@ -685,10 +685,11 @@ struct alb_tls_conn *alb_tls_accept(const struct alb_listener_cfg *l, int fd)
     return (struct alb_tls_conn *)s;
 }
 
-struct alb_tls_conn *alb_tls_connect(int fd, const char *sni)
+struct alb_tls_conn *alb_tls_connect(int fd, const char *sni, bool h2)
 {
     SSL *s = g.client ? SSL_new(g.client) : NULL;
-    if (!s || SSL_set_fd(s, fd) != 1 || (sni && sni[0] && SSL_set_tlsext_host_name(s, sni) != 1)) {
+    if (!s || SSL_set_fd(s, fd) != 1 || (sni && sni[0] && SSL_set_tlsext_host_name(s, sni) != 1) ||
+        (h2 && SSL_set_alpn_protos(s, ALPN_H2, 3) != 0)) {
         SSL_free(s);
         ERR_clear_error();
         return NULL;

@@ -47,10 +47,10 @@ struct alb_tls_conn;
 struct alb_tls_conn *alb_tls_accept(const struct alb_listener_cfg *l, int fd);
 
 /* alb_tls_connect() : client side TLS on connecting socket <fd>, to a
- * backend: SNI <sni> (NULL: none), ALPN http/1.1, TLS 1.2 or 1.3, the
- * server's certificate not verified (pods' certificates rarely name
- * anything a proxy could check). NULL when out of memory. */
-struct alb_tls_conn *alb_tls_connect(int fd, const char *sni);
+ * backend: SNI <sni> (NULL: none), ALPN http/1.1 (<h2>: h2), TLS 1.2 or
+ * 1.3, the server's certificate not verified (pods' certificates rarely
+ * name anything a proxy could check). NULL when out of memory. */
+struct alb_tls_conn *alb_tls_connect(int fd, const char *sni, bool h2);
 
 /* alb_tls_read() / alb_tls_write() : bytes moved (> 0); 0 when TLS needs the
  * socket readable (*want_write false) or writable (*want_write true) first;

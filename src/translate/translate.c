@@ -285,7 +285,7 @@ struct lst {
 struct backend_use {
     const char *name, *field, *service, *port_name; /* in text; port_name NULL: by number */
     json_int_t port_number;
-    bool tls;
+    const char *protocol; /* a literal: the backend's "protocol"; NULL: http */
     json_int_t connect_ms, read_ms;
     size_t position; /* the backend's, in the builder */
     char *text;      /* owned */
@@ -306,7 +306,7 @@ static void backend_uses_clear(struct backend_uses *u)
 
 static void backend_uses_add(struct backend_uses *u, const char *name, const char *field, const char *service,
                              const char *port_name, json_int_t port_number, json_int_t connect_ms, json_int_t read_ms,
-                             bool tls, size_t position)
+                             const char *protocol, size_t position)
 {
     if (u->cnt == u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 4;
@@ -323,7 +323,7 @@ static void backend_uses_add(struct backend_uses *u, const char *name, const cha
         return;
     struct backend_use *x = &u->v[u->cnt++];
     *x = (struct backend_use){memcpy(t, name, ln), memcpy(t + ln, field, lf), memcpy(t + ln + lf, service, ls),
-                              port_name ? memcpy(t + ln + lf + ls, port_name, lp) : NULL, port_number, tls,
+                              port_name ? memcpy(t + ln + lf + ls, port_name, lp) : NULL, port_number, protocol,
                               connect_ms, read_ms, position, t};
 }
 
@@ -954,7 +954,8 @@ static enum service_problem service_endpoints(struct state *s, const char *ns, c
  * an Ingress's timeouts, into key[]; the use is recorded in s->uses, for
  * ensure_backend(). False (diagnosed) when the port is invalid. */
 static bool backend_key(struct state *s, json_t *ing, const char *field, const char *ns, const char *svc,
-                        json_t *port_ref, json_int_t connect_ms, json_int_t read_ms, bool tls, char *key, size_t len)
+                        json_t *port_ref, json_int_t connect_ms, json_int_t read_ms, const char *protocol, char *key,
+                        size_t len)
 {
     json_t *pnum = json_object_get(port_ref, "number");
     const char *pname = str_at(port_ref, "name");
@@ -976,12 +977,12 @@ static bool backend_key(struct state *s, json_t *ing, const char *field, const c
         size_t n = strlen(key);
         snprintf(key + n, len - n, "%sread=%llds", connect_ms ? "," : "~", (long long)(read_ms / 1000));
     }
-    if (tls) { /* and TLS: its own backend and pools */
+    if (protocol) { /* and the protocol: its own backend and pools */
         size_t n = strlen(key);
-        snprintf(key + n, len - n, "%shttps", connect_ms || read_ms ? "," : "~");
+        snprintf(key + n, len - n, "%s%s", connect_ms || read_ms ? "," : "~", protocol);
     }
     backend_uses_add(s->uses, key, field, svc, json_is_integer(pnum) ? NULL : pname,
-                     json_is_integer(pnum) ? json_integer_value(pnum) : 0, connect_ms, read_ms, tls,
+                     json_is_integer(pnum) ? json_integer_value(pnum) : 0, connect_ms, read_ms, protocol,
                      alb_config_builder_position(s->builder, key));
     return true;
 }
@@ -1011,8 +1012,8 @@ static void ensure_backend(struct state *s, const char *ns, const char *ing_name
                                       : json_pack("{s:I}", "number", use->port_number);
     json_t *eps = json_array();
     json_t *b = json_pack("{s:s,s:o}", "name", key, "endpoints", eps);
-    if (use->tls)
-        json_object_set_new(b, "protocol", json_string("https"));
+    if (use->protocol)
+        json_object_set_new(b, "protocol", json_string(use->protocol));
     if (connect_ms || read_ms) {
         json_t *t = json_object();
         if (connect_ms)
@@ -1142,7 +1143,7 @@ struct ing_opts {
     char rewrite_path[1024]; /* template; "" when no rewrite */
     char rewrite_query[1024];
     bool has_rewrite_query;
-    bool backend_tls;    /* backend-protocol HTTPS */
+    const char *backend_protocol; /* backend-protocol as a backend "protocol" (a literal); NULL: http */
 };
 
 static bool has_nginx_annotations(json_t *ing)
@@ -1222,22 +1223,23 @@ static bool read_annotations(struct state *s, json_t *ing, const char *albconfig
     } else {
         io->rewrite_path[0] = '\0';
     }
+    io->backend_protocol = NULL;
     if ((v = annotation(ing, ANN_ALB "backend-protocol")) && strcmp(v, "http")) {
-        io->backend_tls = !strcmp(v, "https");
-        if (!io->backend_tls) {
+        io->backend_protocol = !strcmp(v, "https") ? "https" : !strcmp(v, "grpc") ? "h2c" : NULL;
+        if (!io->backend_protocol) {
             diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_ALB "backend-protocol]: %s",
-                 !strcmp(v, "grpc") ? "grpc backends are not served yet (HTTP/2)"
-                                    : "expected http, https or grpc (ALB Ingress would silently use http)");
+                 "expected http, https or grpc (ALB Ingress would silently use http)");
             return false;
         }
     }
     if ((v = annotation(ing, ANN_NGINX "backend-protocol")) && strcasecmp(v, "HTTP") && strcasecmp(v, "AUTO_HTTP")) {
-        io->backend_tls = !strcasecmp(v, "HTTPS");
-        if (!io->backend_tls) {
+        io->backend_protocol = !strcasecmp(v, "HTTPS")  ? "https"
+                               : !strcasecmp(v, "GRPC")  ? "h2c"
+                               : !strcasecmp(v, "GRPCS") ? "h2"
+                                                         : NULL;
+        if (!io->backend_protocol) {
             diag(s->d, ALB_DIAG_ERROR, "Ingress", ns, name, "metadata.annotations[" ANN_NGINX "backend-protocol]: %s",
-                 !strcasecmp(v, "GRPC") || !strcasecmp(v, "GRPCS")
-                     ? "GRPC and GRPCS backends are not served yet (HTTP/2)"
-                     : "expected HTTP, HTTPS, AUTO_HTTP, GRPC or GRPCS (FCGI is not supported)");
+                 "expected HTTP, HTTPS, AUTO_HTTP, GRPC or GRPCS (FCGI is not supported)");
             return false;
         }
     }
@@ -1309,8 +1311,7 @@ static json_t *path_actions(struct state *s, json_t *ing, const struct ing_opts 
     char bf[160], bname[512];
     snprintf(bf, sizeof(bf), "%s.backend.service", field);
     if (!backend_key(s, ing, bf, ns_of(ing), str_at(svc, "name"), obj_at(svc, "port"), io->g.connect_ms, io->g.read_ms,
-                     io->backend_tls,
-                     bname, sizeof(bname))) {
+                     io->backend_protocol, bname, sizeof(bname))) {
         json_decref(*redirect);
         *redirect = NULL;
         return NULL;
@@ -1518,7 +1519,7 @@ static bool translate_ingress(struct state *s, json_t *ing, const char *albconfi
     if (db && str_at(db, "name")) {
         char bname[512];
         if (!backend_key(s, ing, "spec.defaultBackend.service", ns, str_at(db, "name"), obj_at(db, "port"),
-                         io.g.connect_ms, io.g.read_ms, io.backend_tls, bname, sizeof(bname)))
+                         io.g.connect_ms, io.g.read_ms, io.backend_protocol, bname, sizeof(bname)))
             goto reject;
         json_t *rule = json_pack("{s:i,s:{},s:[{s:s,s:s}]}", "order", DEFAULT_BACKEND_ORDER, "match", "actions", "type",
                                  "forward", "backend", bname);

@@ -1,0 +1,146 @@
+"""gRPC end to end: real gRPC clients and servers (python3-grpcio) with ALB
+between them, HTTP/2 on both sides: to the backend in cleartext (protocol
+h2c, the GRPC backend protocol) or over TLS with ALPN h2 (h2, GRPCS).
+Trailers (grpc-status, trailing metadata), errors, deadlines, streaming
+both ways, and ALB's own failures reported as gRPC statuses."""
+import threading
+import queue
+
+import grpc
+import pytest
+
+from conftest import free_port
+from grpc_echo import EchoServer
+from test_h2 import Client
+from test_tls import certs, start_https  # noqa: F401  (the module's certificates)
+
+
+def grpc_config(port, backend_port, protocol="h2c", listener=None):
+    eps = [] if backend_port is None else [{"address": "127.0.0.1", "port": backend_port}]
+    lst = {"address": "127.0.0.1", "port": port, "h2c": True,
+           "rules": [{"actions": [{"type": "forward", "backend": "g"}]}]}
+    lst.update(listener or {})
+    return {"version": 1, "listeners": [lst], "backends": [{"name": "g", "protocol": protocol, "endpoints": eps}]}
+
+
+@pytest.fixture
+def echo():
+    s = EchoServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def channel(start_alb, echo):
+    a = start_alb(grpc_config(free_port(), echo.port))
+    ch = grpc.insecure_channel(f"127.0.0.1:{a.port}")
+    yield ch
+    ch.close()
+
+
+def test_unary_with_trailers_and_errors(channel):
+    unary = channel.unary_unary("/echo.Echo/Unary")
+    reply, call = unary.with_call(b"hello", timeout=10)
+    assert reply == b"hello" and call.code() == grpc.StatusCode.OK
+    assert ("x-trailer", "t1") in [(m.key, m.value) for m in call.trailing_metadata()]
+    with pytest.raises(grpc.RpcError) as e:
+        unary(b"fail", timeout=10)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and e.value.details() == "no such thing"
+    big = bytes(range(256)) * 12000   # 3 MB each way: many flow-control windows
+    assert unary(big, timeout=20) == big
+
+
+def test_streaming_both_ways(channel):
+    """Each reply comes before the next message is sent: the call is full
+    duplex through ALB, not buffered."""
+    chat = channel.stream_stream("/echo.Echo/Chat")
+    outbox = queue.Queue()
+
+    def messages():
+        while True:
+            m = outbox.get(timeout=10)
+            if m is None:
+                return
+            yield m
+
+    replies = chat(messages(), timeout=20)
+    for i in range(20):
+        outbox.put(f"msg{i}".encode())
+        assert next(replies) == f"MSG{i}".encode()
+    outbox.put(None)
+    assert list(replies) == []
+    sink = channel.stream_unary("/echo.Echo/Sink")
+    assert sink(iter([b"x" * 1000] * 500), timeout=20) == b"500 500000"
+
+
+def test_deadline_reaches_the_backend(channel):
+    slow = channel.unary_unary("/echo.Echo/Slow")
+    with pytest.raises(grpc.RpcError) as e:
+        slow(b"3000", timeout=0.3)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert slow(b"10", timeout=10) == b"done"
+
+
+def test_concurrent_calls_on_one_channel(channel):
+    unary = channel.unary_unary("/echo.Echo/Unary")
+    results, errors = [], []
+
+    def worker(i):
+        try:
+            for k in range(20):
+                results.append(unary(f"{i}-{k}".encode(), timeout=10) == f"{i}-{k}".encode())
+        except grpc.RpcError as e:   # noqa: PERF203
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(results) == 160 and all(results)
+
+
+def test_albs_own_failures_are_grpc_statuses(start_alb):
+    """No endpoint: UNAVAILABLE (14) as a trailers-only response, which
+    gRPC clients report as the call's status."""
+    a = start_alb(grpc_config(free_port(), None))
+    ch = grpc.insecure_channel(f"127.0.0.1:{a.port}")
+    with pytest.raises(grpc.RpcError) as e:
+        ch.unary_unary("/echo.Echo/Unary")(b"x", timeout=10)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "503" in e.value.details()
+    ch.close()
+    c = Client(a.port)
+    status, headers, body = c.get("/echo.Echo/Unary", method="POST", headers=[("content-type", "application/grpc")],
+                                  body=b"\x00\x00\x00\x00\x01x")
+    assert status == 200 and headers["grpc-status"] == "14" and body == b""
+    assert headers["content-type"] == "application/grpc"
+    # a plain HTTP/2 request gets the ordinary error page
+    status, _, body = c.get("/x")
+    assert status == 503 and b"503" in body
+    c.close()
+
+
+def test_grpcs_backend_over_tls(start_alb, certs):  # noqa: F811
+    srv = EchoServer(cert=certs["foo"]["cert_pem"].encode(), key=certs["foo"]["key_pem"].encode())
+    try:
+        a = start_alb(grpc_config(free_port(), srv.port, protocol="h2"))
+        ch = grpc.insecure_channel(f"127.0.0.1:{a.port}")
+        reply, call = ch.unary_unary("/echo.Echo/Unary").with_call(b"over tls", timeout=10)
+        assert reply == b"over tls" and call.code() == grpc.StatusCode.OK
+        ch.close()
+    finally:
+        srv.stop()
+
+
+def test_grpc_client_over_https_listener(start_alb, echo, certs):  # noqa: F811
+    a = start_https(start_alb, echo, [certs["foo"]])
+    cfg = grpc_config(a.port, echo.port, listener={"protocol": "HTTPS", "h2c": False,
+                                                   "tls": {"certificates": [
+                                                       {k: certs["foo"][k] for k in ("name", "cert_pem", "key_pem")}]}})
+    gen = a.generation()
+    a.write_config(cfg)
+    a.wait_generation(gen + 1)
+    creds = grpc.ssl_channel_credentials(root_certificates=certs["foo"]["cert_pem"].encode())
+    ch = grpc.secure_channel(f"127.0.0.1:{a.port}", creds, options=(("grpc.ssl_target_name_override", "foo.bar.com"),))
+    assert ch.unary_unary("/echo.Echo/Unary")(b"tls both sides", timeout=10) == b"tls both sides"
+    ch.close()
