@@ -144,3 +144,30 @@ def test_grpc_client_over_https_listener(start_alb, echo, certs):  # noqa: F811
     ch = grpc.secure_channel(f"127.0.0.1:{a.port}", creds, options=(("grpc.ssl_target_name_override", "foo.bar.com"),))
     assert ch.unary_unary("/echo.Echo/Unary")(b"tls both sides", timeout=10) == b"tls both sides"
     ch.close()
+
+
+def test_grpc_ingress_from_manifests(tmp_path, start_alb, echo):
+    """An Ingress written for ingress-nginx with backend-protocol GRPC,
+    unchanged: gRPC clients reach the pods through the HTTPS listener."""
+    from test_manifests import ingress, path, service
+    from test_manifests_tls import albconfig, secret
+    from test_tls import make_cert
+    cdir = tmp_path / "certs"
+    cdir.mkdir()
+    cert = make_cert(cdir, "g", "grpc.example.com", ["grpc.example.com"])
+    d = tmp_path / "m"
+    d.mkdir()
+    http_port, https_port = free_port(), free_port()
+    (d / "00-lb.yaml").write_text(albconfig(http_port, https_port))
+    (d / "10-svc.yaml").write_text(service("echo", echo.port))
+    (d / "20-secret.yaml").write_text(secret("g-tls", cert) + "---\n" + secret("fallback", cert))
+    (d / "30-ing.json").write_text(ingress("grpc", [{"host": "grpc.example.com", "http": {"paths": [path("/", "echo")]}}],
+                                           annotations={"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"},
+                                           tls=[{"hosts": ["grpc.example.com"], "secretName": "g-tls"}]))
+    start_alb(manifests=d, port=http_port)
+    creds = grpc.ssl_channel_credentials(root_certificates=cert["cert_pem"].encode())
+    ch = grpc.secure_channel(f"127.0.0.1:{https_port}", creds,
+                             options=(("grpc.ssl_target_name_override", "grpc.example.com"),))
+    reply, call = ch.unary_unary("/echo.Echo/Unary").with_call(b"from manifests", timeout=10)
+    assert reply == b"from manifests" and ("x-trailer", "t1") in [(m.key, m.value) for m in call.trailing_metadata()]
+    ch.close()
