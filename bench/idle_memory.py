@@ -7,7 +7,9 @@ Prints the proxy's RSS growth per connection (beyond what the kernel holds
 for the sockets, which RSS does not count). One process may hold at most
 RLIMIT_NOFILE descriptors; counts above the hard limit are skipped with a
 note. MODE=https measures TLS 1.3 connections (as bench/peers.py sets the
-proxies up). A benchmark: it prints numbers and asserts nothing."""
+proxies up); MODE=h2 HTTP/2 over TLS 1.3, where "partial" is a connection
+with one POST stream whose body never comes. A benchmark: it prints
+numbers and asserts nothing."""
 import os
 import resource
 import socket
@@ -45,20 +47,45 @@ def connect(port):
     if not peers.TLS:
         return s
     ctx = ssl._create_unverified_context()
+    if peers.H2:
+        ctx.set_alpn_protocols(["h2"])
     return ctx.wrap_socket(s, server_hostname="bench.example")
+
+
+def h2_request(s, partial):
+    """One GET to its end on an HTTP/2 connection, or (partial) a POST
+    whose body never comes. Returns the connection state to keep alive."""
+    import h2.connection
+    import h2.events
+    conn = h2.connection.H2Connection()
+    conn.initiate_connection()
+    hdrs = [(":method", "POST" if partial else "GET"), (":path", "/"), (":scheme", "https"), (":authority", "a")]
+    conn.send_headers(1, hdrs, end_stream=not partial)
+    s.sendall(conn.data_to_send())
+    while not partial:
+        events = conn.receive_data(s.recv(65536))
+        s.sendall(conn.data_to_send())
+        if any(isinstance(e, h2.events.StreamEnded) for e in events):
+            break
+    return conn
 
 
 def measure(proxy, n, partial):
     pid = proxy.proc.pid
     warm = connect(proxy.port)
-    warm.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-    warm.recv(4096)
+    if peers.H2:
+        h2_request(warm, False)
+    else:
+        warm.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        warm.recv(4096)
     base = settle(pid)
     conns = []
     try:
         for _ in range(n):
             s = connect(proxy.port)
-            if partial:
+            if peers.H2:
+                s.h2 = h2_request(s, partial)
+            elif partial:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"p" * 3000)
             else:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")

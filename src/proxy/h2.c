@@ -667,7 +667,10 @@ static bool settle(struct alb_h2 *h, bool ok)
         alb_session_h2_done(h->conn);
         return false;
     }
-    alb_session_h2_idle(h->conn, !serving(h));
+    bool idle = !serving(h);
+    if (idle && !alb_bq_avail(&h->pend))
+        alb_bq_free(&h->pend); /* an idle connection holds no frame buffer of ours */
+    alb_session_h2_idle(h->conn, idle);
     return true;
 }
 
