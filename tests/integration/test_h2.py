@@ -451,3 +451,38 @@ def test_ping_flood_does_not_grow_memory(start_alb, backend):
     assert a.rss_kib() < 200 * 1024
     still_serving(a.port)
     s.close()
+
+
+def test_malformed_requests_are_reset_and_the_connection_goes_on(start_alb, backend):
+    """Fields HTTP/2 forbids (Transfer-Encoding, Connection), a body longer
+    than its content-length, and an uppercase field name: each stream is
+    reset (PROTOCOL_ERROR) and nothing reaches the backend; a valid stream
+    on the same connection is served."""
+    a = start_h2c(start_alb, backend)
+    bad = [headers_block("/te", [("transfer-encoding", "chunked")]),
+           headers_block("/conn", [("connection", "close")]),
+           headers_block("/upper", [("X-Upper", "1")])]
+    frames = [hf.HeadersFrame(1 + 2 * i, data=b, flags=["END_HEADERS", "END_STREAM"]) for i, b in enumerate(bad)]
+    frames.append(hf.HeadersFrame(7, data=headers_block("/len", [("content-length", "2")]), flags=["END_HEADERS"]))
+    frames.append(hf.DataFrame(7, data=b"toolong", flags=["END_STREAM"]))
+    frames.append(hf.HeadersFrame(9, data=headers_block("/echo/ok"), flags=["END_HEADERS", "END_STREAM"]))
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s.sendall(PREFACE + hf.SettingsFrame(0).serialize() + b"".join(f.serialize() for f in frames))
+    resets, ok, buf = {}, False, b""
+    deadline = time.monotonic() + 10
+    while not (ok and len(resets) == 4):
+        assert time.monotonic() < deadline, (resets, ok)
+        buf += s.recv(65536)
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            length = int.from_bytes(buf[:3], "big")
+            frame, _ = hf.Frame.parse_frame_header(memoryview(buf[:9]))
+            frame.parse_body(memoryview(buf[9:9 + length]))
+            buf = buf[9 + length:]
+            if isinstance(frame, hf.RstStreamFrame):
+                resets[frame.stream_id] = frame.error_code
+            elif isinstance(frame, hf.HeadersFrame) and frame.stream_id == 9:
+                ok = True
+            assert not isinstance(frame, hf.GoAwayFrame)
+    s.close()
+    assert resets == {1: 1, 3: 1, 5: 1, 7: 1}      # PROTOCOL_ERROR
+    assert [r[1] for r in backend.requests if r[1] != "/len"] == ["/echo/ok"]
