@@ -27,7 +27,9 @@ struct stream {
     struct stream *prev, *next;   /* the connection's streams */
     bool closing;                 /* nghttp2 closed it: its client is being closed */
     /* the request */
-    char *method, *path, *authority, *scheme; /* owned */
+    char *method, *path, *authority, *scheme; /* in <text>, or owned when it had no room */
+    char text[192];               /* the pseudo-headers of most requests, without an allocation each */
+    size_t text_used;
     struct alb_bytequeue fields;          /* "name: value\r\n" */
     struct alb_bytequeue cookie;          /* cookie fields joined with "; " (RFC 9113 §8.2.3) */
     struct alb_bytequeue req_trailers;    /* "name: value\r\n", for a chunked request body */
@@ -350,15 +352,29 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     return 0;
 }
 
-static char *dup_n(const uint8_t *p, size_t n)
+/* A NUL-terminated copy of a pseudo-header's value: in the stream's text
+ * when it fits, else allocated. */
+static char *keep_text(struct stream *s, const uint8_t *p, size_t n)
 {
-    char *d = malloc(n + 1);
+    char *d;
+    if (n < sizeof(s->text) - s->text_used) {
+        d = s->text + s->text_used;
+        s->text_used += n + 1;
+    } else {
+        d = malloc(n + 1);
+    }
     if (d) {
         if (n)
             memcpy(d, p, n);
         d[n] = '\0';
     }
     return d;
+}
+
+static void drop_text(struct stream *s, char *p)
+{
+    if (p && (p < s->text || p >= s->text + sizeof(s->text)))
+        free(p);
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name, size_t namelen,
@@ -395,8 +411,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
             pseudo = &s->scheme;
         else
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* :protocol (extended CONNECT): refused */
-        free(*pseudo);
-        *pseudo = dup_n(value, valuelen);
+        drop_text(s, *pseudo);
+        *pseudo = keep_text(s, value, valuelen);
         return *pseudo ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (namelen == 6 && !memcmp(name, "cookie", 6)) {
@@ -405,7 +421,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     }
     if (namelen == 4 && !memcmp(name, "host", 4)) {
         if (!s->authority)
-            s->authority = dup_n(value, valuelen);
+            s->authority = keep_text(s, value, valuelen);
         return 0;
     }
     if (namelen == 2 && !memcmp(name, "te", 2))
@@ -510,10 +526,10 @@ static void free_stream(struct stream *s)
     if (s->next)
         s->next->prev = s->prev;
     h->stream_cnt--;
-    free(s->method);
-    free(s->path);
-    free(s->authority);
-    free(s->scheme);
+    drop_text(s, s->method);
+    drop_text(s, s->path);
+    drop_text(s, s->authority);
+    drop_text(s, s->scheme);
     alb_bq_free(&s->fields);
     alb_bq_free(&s->cookie);
     alb_bq_free(&s->in);

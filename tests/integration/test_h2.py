@@ -197,6 +197,10 @@ def test_bodies_both_ways(start_alb, backend):
         assert c.get(f"/status?code={code}")[::2] == (code, b"")
     status, _, _ = c.get("/interim")
     assert status == 200
+    # a path too long for the stream's inline text
+    long_path = "/echo/" + "p" * 3000
+    status, _, body = c.get(long_path)
+    assert status == 200 and json.loads(body)["target"] == long_path
     # cookies split over fields reach the backend as one field
     status, _, body = c.get("/echo", headers=[("cookie", "a=1"), ("cookie", "b=2")])
     headers = {k.lower(): v for k, v in json.loads(body)["headers"]}
