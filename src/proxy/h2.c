@@ -64,6 +64,7 @@ struct alb_h2 {
     bool flush_queued;                    /* flush_at_end is queued: it frees <h> if closed meanwhile */
     bool closed;                          /* alb_h2_free() ran while a flush was queued */
     bool draining, failed;
+    bool cut;                             /* it sent (or meant to send) a GOAWAY with an error */
 };
 
 /* The connection is the session's client; these are the two things h2 uses of it. */
@@ -72,9 +73,10 @@ struct alb_worker *alb__session_worker(struct alb_client *c);
 
 /* The peer abuses the connection: GOAWAY (ENHANCE_YOUR_CALM) is queued
  * and what nghttp2 is reading fails, so the connection is cut. */
-static int cut(nghttp2_session *ng)
+static int cut(struct alb_h2 *h)
 {
-    nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
+    h->cut = true;
+    nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
     return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
@@ -334,7 +336,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
         return 0;
     if (h->stream_cnt >= ALB_H2_MAX_STREAMS || h->draining) {
         if (++h->stream_errors > MAX_STREAM_ERRORS)
-            return cut(ng); /* it keeps ignoring the limit */
+            return cut(h); /* it keeps ignoring the limit */
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
@@ -387,7 +389,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
      * over it, the connection is cut */
     h->block_bytes += namelen + valuelen + 32;
     if (h->block_bytes > ALB_H2_MAX_HEADER_LIST)
-        return cut(ng);
+        return cut(h);
     struct stream *s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
     if (!s)
         return 0; /* refused */
@@ -506,14 +508,26 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     return 0;
 }
 
+/* nghttp2's own defences (rapid reset, floods) and protocol errors end
+ * the connection with a GOAWAY that carries an error. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    (void)ng;
+    struct alb_h2 *h = ud;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
+        h->cut = true;
+    return 0;
+}
+
 /* A frame nghttp2 refused: streams over the limit before the peer took
  * our SETTINGS, malformed requests. A peer that keeps at it is cut. */
 static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int error, void *ud)
 {
+    (void)ng;
     (void)f;
     (void)error;
     struct alb_h2 *h = ud;
-    return ++h->stream_errors > MAX_STREAM_ERRORS ? cut(ng) : 0;
+    return ++h->stream_errors > MAX_STREAM_ERRORS ? cut(h) : 0;
 }
 
 static void free_stream(struct stream *s)
@@ -589,6 +603,7 @@ struct alb_h2 *alb_h2_start(struct alb_client *conn)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_option_set_no_auto_window_update(opt, 1); /* the window opens as bodies are taken */
     nghttp2_option_set_max_outbound_ack(opt, 64);      /* SETTINGS and PING floods */
     nghttp2_option_set_max_settings(opt, 16);
@@ -609,6 +624,8 @@ struct alb_h2 *alb_h2_start(struct alb_client *conn)
 }
 
 struct alb_tls_conn *alb_h2_tls(const struct alb_h2 *h) { return alb__session_side(h->conn)->tls; }
+
+bool alb_h2_was_cut(const struct alb_h2 *h) { return h->cut; }
 
 /* Runs the streams that have something to read or room to write. */
 static void run_kicked(struct alb_h2 *h)

@@ -57,6 +57,10 @@ void alb_h2_timeout(struct alb_h2 *h);
 /* alb_h2_free() : closes every stream and frees; the socket is the caller's. */
 void alb_h2_free(struct alb_h2 *h);
 
+/* alb_h2_was_cut() : whether the connection ended with an error GOAWAY
+ * (an attack, a protocol error): for the metrics. */
+bool alb_h2_was_cut(const struct alb_h2 *h);
+
 /* alb_h2_tls() : the TLS of the connection (NULL: h2c). */
 struct alb_tls_conn *alb_h2_tls(const struct alb_h2 *h);
 

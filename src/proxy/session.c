@@ -239,6 +239,8 @@ static void close_client(struct alb_client *c)
         return;
     }
     if (was_h2) {
+        if (alb_h2_was_cut(c->h2))
+            alb_stat_add(&c->stats->h2_cut, 1);
         alb_h2_free(c->h2); /* closes its streams */
         c->h2 = NULL;
     }
@@ -1507,6 +1509,7 @@ static bool step_idle(struct alb_client *c)
             return false;
         }
         c->state = S_H2;
+        alb_stat_add(&c->stats->h2_connections, 1);
         c->flags &= ~C_HEAD_TIMING;
         alb_loop_disarm(&w->loop, &c->timer);
         return true;

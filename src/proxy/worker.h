@@ -46,6 +46,8 @@ struct alb_listener_stats {
     char name[64];
     atomic_uint_fast64_t requests[ALB_STATUS_CLASSES];
     atomic_int_fast64_t active; /* open client connections */
+    atomic_uint_fast64_t h2_connections; /* that spoke HTTP/2 */
+    atomic_uint_fast64_t h2_cut;         /* of them, cut for abuse or protocol errors (GOAWAY with an error) */
 };
 #define ALB_MAX_LISTENER_STATS 256
 

@@ -385,6 +385,10 @@ def still_serving(port):
     assert curl(f"http://127.0.0.1:{port}/echo", "--http2-prior-knowledge")[:2] == ("2", 200)
 
 
+def cut_count(a):
+    return a.metrics().get(f'alb_http2_connections_cut_total{{listener="http-{a.port}"}}', 0)
+
+
 def test_rapid_reset_is_cut(start_alb, backend):
     a = start_h2c(start_alb, backend)
     block = headers_block("/slow?ms=1000")
@@ -397,6 +401,9 @@ def test_rapid_reset_is_cut(start_alb, backend):
     assert closed and goaway is not None and goaway != 0
     still_serving(a.port)
     assert len(backend.requests) < 1000
+    m = a.metrics()
+    assert m[f'alb_http2_connections_cut_total{{listener="http-{a.port}"}}'] == 1
+    assert m[f'alb_http2_connections_total{{listener="http-{a.port}"}}'] == 2   # the attack, and curl
 
 
 def test_continuation_flood_is_cut(start_alb, backend):
@@ -406,6 +413,7 @@ def test_continuation_flood_is_cut(start_alb, backend):
     goaway, closed = attack(a.port, frames)
     assert closed and goaway not in (None, 0)
     still_serving(a.port)
+    assert cut_count(a) == 1
 
 
 def test_hpack_bomb_is_cut(start_alb, backend):
@@ -421,6 +429,7 @@ def test_hpack_bomb_is_cut(start_alb, backend):
     assert closed and goaway == 11   # ENHANCE_YOUR_CALM
     assert backend.requests == []
     still_serving(a.port)
+    assert cut_count(a) == 1
 
 
 def test_streams_over_the_limit_are_refused_then_cut(start_alb, backend):
