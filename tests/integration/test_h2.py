@@ -442,14 +442,17 @@ def test_streams_over_the_limit_are_refused_then_cut(start_alb, backend):
     still_serving(a.port)
 
 
-def test_ping_flood_does_not_grow_memory(start_alb, backend):
-    """PINGs sent without reading the acknowledgements: ALB stops reading
-    while its answers cannot leave, so the flood stalls its sender."""
+@pytest.mark.parametrize("kind", ["ping", "settings"])
+def test_ack_flood_does_not_grow_memory(start_alb, backend, kind):
+    """PINGs or SETTINGS sent without reading the acknowledgements: ALB
+    stops reading while its answers cannot leave, so the flood stalls its
+    sender."""
     a = start_h2c(start_alb, backend)
     s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.sendall(PREFACE + hf.SettingsFrame(0).serialize())
-    ping = hf.PingFrame(0, opaque_data=b"12345678").serialize()
+    ping = (hf.PingFrame(0, opaque_data=b"12345678") if kind == "ping"
+            else hf.SettingsFrame(0, settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 65535})).serialize()
     s.setblocking(False)
     sent = 0
     deadline = time.monotonic() + 10
@@ -499,3 +502,26 @@ def test_malformed_requests_are_reset_and_the_connection_goes_on(start_alb, back
     s.close()
     assert resets == {1: 1, 3: 1, 5: 1, 7: 1}      # PROTOCOL_ERROR
     assert [r[1] for r in backend.requests if r[1] != "/len"] == ["/echo/ok"]
+
+
+def test_settings_frame_with_too_many_entries_is_cut(start_alb, backend):
+    a = start_h2c(start_alb, backend)
+    body = b"".join((4).to_bytes(2, "big") + (65535 + i).to_bytes(4, "big") for i in range(100))
+    raw = len(body).to_bytes(3, "big") + b"\x04\x00" + (0).to_bytes(4, "big") + body   # SETTINGS, 100 entries
+    goaway, closed = attack(a.port, [raw])
+    assert closed and goaway == 11   # ENHANCE_YOUR_CALM
+    still_serving(a.port)
+    assert cut_count(a) == 1
+
+
+def test_header_block_over_the_limit_is_cut(start_alb, backend):
+    """Not a bomb: one literal field of 20 KB, over the 16 KiB limit."""
+    a = start_h2c(start_alb, backend)
+    enc = hpack.Encoder()
+    block = enc.encode([(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x"),
+                        ("x-big", "b" * 20000)], huffman=False)
+    frames = [hf.HeadersFrame(1, data=block[:16000]), hf.ContinuationFrame(1, data=block[16000:], flags=["END_HEADERS"])]
+    goaway, closed = attack(a.port, frames)
+    assert closed and goaway == 11
+    assert backend.requests == []
+    still_serving(a.port)
