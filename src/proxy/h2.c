@@ -133,8 +133,8 @@ static bool connection_specific(struct alb_str n)
 static ssize_t data_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
                            nghttp2_data_source *src, void *ud);
 
-/* The response head at the front of s->raw: HEADERS. False when the bytes
- * are not a head (the stream is reset). */
+/* The response head <m>, parsed from what the stream's client wrote:
+ * HEADERS. False when it cannot be sent (the stream ends). */
 static bool submit_head(struct stream *s, const struct alb_h1_msg *m)
 {
     static _Thread_local char names[ALB_H1_MAX_HEADERS][128];
@@ -197,24 +197,28 @@ static void parse_trailers(struct stream *s)
     }
 }
 
-/* Turns what the client wrote (HTTP/1.1) into HEADERS and body bytes. */
-static void take_response(struct stream *s)
+/* Turns what the client wrote (HTTP/1.1) into HEADERS and body bytes.
+ * Returns how many of p[0..len) it took: the rest is an incomplete head,
+ * to be joined with what follows. After the response's end, everything is
+ * taken (and dropped). */
+static size_t take_response(struct stream *s, const char *start, size_t len)
 {
     static _Thread_local struct alb_h1_msg m;
-    while (alb_bq_avail(&s->raw) && !s->resp_end) {
-        const char *p = alb_bq_head(&s->raw);
-        size_t n = alb_bq_avail(&s->raw);
+    const char *p = start;
+    size_t n = len;
+#define TAKE(k) (p += (k), n -= (k))
+    while (n && !s->resp_end) {
         if (!s->head_done) {
             size_t scanned = 0;
             enum alb_h1_result r = alb_h1_parse_response(p, n, &scanned, &m);
             if (r == ALB_H1_MORE)
-                return;
+                return (size_t)(p - start);
             if (r == ALB_H1_ERROR) {
                 nghttp2_submit_rst_stream(s->h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
                 s->resp_end = true;
-                return;
+                return len;
             }
-            alb_bq_consume(&s->raw, m.head_len);
+            TAKE(m.head_len);
             if (m.status < 200)
                 continue; /* interim: not passed on */
             bool head_req = s->method && !strcmp(s->method, "HEAD");
@@ -231,7 +235,7 @@ static void take_response(struct stream *s)
             s->head_done = true;
             if (!submit_head(s, &m)) {
                 s->resp_end = true;
-                return;
+                return len;
             }
             if (s->body == BODY_NONE)
                 s->resp_end = true;
@@ -240,15 +244,15 @@ static void take_response(struct stream *s)
         switch (s->body) {
         case BODY_LENGTH: {
             size_t take = n < s->remaining ? n : (size_t)s->remaining;
-            alb_bq_consume(&s->raw, take);
             s->remaining -= take;
             s->resp_end = s->remaining == 0;
             put_body(s, p, take);
+            TAKE(take);
             break;
         }
         case BODY_EOF:
-            alb_bq_consume(&s->raw, n);
             put_body(s, p, n);
+            TAKE(n);
             break;
         case BODY_CHUNKED: {
             size_t used;
@@ -257,9 +261,8 @@ static void take_response(struct stream *s)
             if (r == ALB_H1_ERROR) {
                 nghttp2_submit_rst_stream(s->h->ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
                 s->resp_end = true;
-                return;
+                return len;
             }
-            alb_bq_consume(&s->raw, used);
             if (is_data)
                 alb_bq_clear(&s->framing);
             else if (!alb_bq_put(&s->framing, p, used))
@@ -269,17 +272,20 @@ static void take_response(struct stream *s)
                 s->resp_end = true;
             }
             put_body(s, is_data ? p : NULL, is_data ? used : 0);
+            TAKE(used);
             if (!used && r != ALB_H1_DONE)
-                return;
+                return (size_t)(p - start);
             break;
         }
         case BODY_NONE:
-            alb_bq_consume(&s->raw, n); /* nothing may follow a bodiless response */
+            TAKE(n); /* nothing may follow a bodiless response */
             break;
         }
     }
+#undef TAKE
     if (s->resp_end)
         put_body(s, NULL, 0); /* the end itself resumes a deferred stream */
+    return len;
 }
 
 static ssize_t vwritev(void *ctx, struct alb_side *side, const struct iovec *iov, int cnt)
@@ -290,11 +296,19 @@ static ssize_t vwritev(void *ctx, struct alb_side *side, const struct iovec *iov
         return 0; /* its window is closed: its backend waits */
     size_t total = 0;
     for (int i = 0; i < cnt; i++) {
-        if (!alb_bq_put(&s->raw, iov[i].iov_base, iov[i].iov_len))
-            break;
-        total += iov[i].iov_len;
+        const char *p = iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+        if (alb_bq_avail(&s->raw)) { /* an incomplete head waits: these bytes follow it */
+            if (!alb_bq_put(&s->raw, p, n))
+                break;
+            alb_bq_consume(&s->raw, take_response(s, alb_bq_head(&s->raw), alb_bq_avail(&s->raw)));
+        } else { /* most often: taken where they are, not copied first */
+            size_t used = take_response(s, p, n);
+            if (used < n && !alb_bq_put(&s->raw, p + used, n - used))
+                break;
+        }
+        total += n;
     }
-    take_response(s);
     return (ssize_t)total;
 }
 
