@@ -30,7 +30,7 @@ struct stream {
     char *method, *path, *authority, *scheme; /* in <text>, or owned when it had no room */
     char text[192];               /* the pseudo-headers of most requests, without an allocation each */
     size_t text_used;
-    struct alb_bytequeue fields;          /* "name: value\r\n" */
+    bool line_done;               /* the request line and Host are in <in>: fields follow them there */
     struct alb_bytequeue cookie;          /* cookie fields joined with "; " (RFC 9113 §8.2.3) */
     struct alb_bytequeue req_trailers;    /* "name: value\r\n", for a chunked request body */
     bool has_length;
@@ -393,6 +393,23 @@ static void drop_text(struct stream *s, char *p)
         free(p);
 }
 
+/* The request line, and Host from :authority, into the stream's input:
+ * its fields go straight after. False when the request has no method or
+ * path (it is refused) or out of memory. */
+static bool put_request_line(struct stream *s)
+{
+    struct alb_bytequeue *b = &s->in;
+    s->line_done = true;
+    if (!s->method || !s->path)
+        return false;
+    bool ok = alb_bq_put(b, s->method, strlen(s->method)) && alb_bq_put(b, " ", 1) &&
+              alb_bq_put(b, s->path, strlen(s->path)) && alb_bq_put(b, " HTTP/1.1\r\n", 11);
+    if (ok && s->authority)
+        ok = alb_bq_put(b, "Host: ", 6) && alb_bq_put(b, s->authority, strlen(s->authority)) &&
+             alb_bq_put(b, "\r\n", 2);
+    return ok;
+}
+
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name, size_t namelen,
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
@@ -435,16 +452,19 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
         bool ok = (!alb_bq_avail(&s->cookie) || alb_bq_put(&s->cookie, "; ", 2)) && alb_bq_put(&s->cookie, value, valuelen);
         return ok ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
-    if (namelen == 4 && !memcmp(name, "host", 4)) {
-        if (!s->authority)
-            s->authority = keep_text(s, value, valuelen);
-        return 0;
-    }
     if (namelen == 2 && !memcmp(name, "te", 2))
         return 0; /* "trailers" only (nghttp2 checks): it means nothing to HTTP/1.1 backends */
+    /* the pseudo-headers came first (nghttp2 checks): the head starts here */
+    if (!s->line_done && !put_request_line(s))
+        return s->method && s->path ? NGHTTP2_ERR_CALLBACK_FAILURE : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (namelen == 4 && !memcmp(name, "host", 4)) {
+        if (s->authority)
+            return 0; /* :authority wins */
+        s->authority = keep_text(s, value, valuelen);
+    }
     s->has_length |= namelen == 14 && !memcmp(name, "content-length", 14);
-    bool ok = alb_bq_put(&s->fields, name, namelen) && alb_bq_put(&s->fields, ": ", 2) &&
-              alb_bq_put(&s->fields, value, valuelen) && alb_bq_put(&s->fields, "\r\n", 2);
+    bool ok = alb_bq_put(&s->in, name, namelen) && alb_bq_put(&s->in, ": ", 2) && alb_bq_put(&s->in, value, valuelen) &&
+              alb_bq_put(&s->in, "\r\n", 2);
     return ok ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
@@ -456,18 +476,13 @@ static bool start_stream(struct stream *s, bool ended)
     s->ended = ended;
     s->chunked = !ended && !s->has_length;
     struct alb_bytequeue *b = &s->in;
-    bool ok = alb_bq_put(b, s->method, strlen(s->method)) && alb_bq_put(b, " ", 1) &&
-              alb_bq_put(b, s->path, strlen(s->path)) && alb_bq_put(b, " HTTP/1.1\r\n", 11);
-    if (ok && s->authority)
-        ok = alb_bq_put(b, "Host: ", 6) && alb_bq_put(b, s->authority, strlen(s->authority)) && alb_bq_put(b, "\r\n", 2);
+    bool ok = s->line_done || put_request_line(s);
     if (ok && alb_bq_avail(&s->cookie))
-        ok = alb_bq_put(b, "Cookie: ", 8) && alb_bq_put(b, alb_bq_head(&s->cookie), alb_bq_avail(&s->cookie)) && alb_bq_put(b, "\r\n", 2);
-    if (ok)
-        ok = alb_bq_put(b, alb_bq_head(&s->fields), alb_bq_avail(&s->fields));
+        ok = alb_bq_put(b, "Cookie: ", 8) && alb_bq_put(b, alb_bq_head(&s->cookie), alb_bq_avail(&s->cookie)) &&
+             alb_bq_put(b, "\r\n", 2);
     if (ok && s->chunked)
         ok = alb_bq_put(b, "Transfer-Encoding: chunked\r\n", 28);
     ok = ok && alb_bq_put(b, "\r\n", 2);
-    alb_bq_free(&s->fields);
     alb_bq_free(&s->cookie);
     if (!ok || !(s->vc = alb_session_open_stream(s->h->conn, &stream_ops, s)))
         return false;
@@ -558,7 +573,6 @@ static void free_stream(struct stream *s)
     drop_text(s, s->path);
     drop_text(s, s->authority);
     drop_text(s, s->scheme);
-    alb_bq_free(&s->fields);
     alb_bq_free(&s->cookie);
     alb_bq_free(&s->in);
     alb_bq_free(&s->raw);

@@ -525,3 +525,21 @@ def test_header_block_over_the_limit_is_cut(start_alb, backend):
     assert closed and goaway == 11
     assert backend.requests == []
     still_serving(a.port)
+
+
+def test_host_field_without_authority(start_alb, backend):
+    """RFC 9113 §8.3.1: a request may carry Host instead of :authority."""
+    a = start_h2c(start_alb, backend)
+    block = hpack.Encoder().encode([(":method", "GET"), (":path", "/echo/h"), (":scheme", "http"),
+                                    ("x-before", "1"), ("host", "named.example")])
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s.sendall(PREFACE + hf.SettingsFrame(0).serialize() +
+              hf.HeadersFrame(1, data=block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+    deadline = time.monotonic() + 10
+    while not backend.requests:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    s.close()
+    method, target, headers, _ = backend.requests[0]
+    assert target == "/echo/h" and ("Host", "named.example") in [(k.capitalize() if k == "host" else k, v)
+                                                                 for k, v in headers]
