@@ -430,10 +430,6 @@ static bool origin_allowed(const char *e, struct alb_str origin)
     return true;
 }
 
-/* local_reply_with() : ALB answers the current request itself: <status>,
- * <extra> header lines (each ending in CRLF; may be empty), and a body. The
- * upstream, if any, is dropped. The connection closes afterwards when
- * <close> is set or the request body was not read. */
 /* The TLS the request came over: the connection's, or for an HTTP/2
  * stream its connection's; NULL: plain TCP. */
 static struct alb_tls_conn *tls_of(const struct alb_client *c)
@@ -453,8 +449,14 @@ static void put_hsts(struct out *o, const struct alb_client *c)
     }
 }
 
-static void local_reply_with(struct alb_client *c, int status, const char *extra, size_t extra_len,
-                             const char *type, const char *body, size_t body_len, bool close)
+/* local_reply_as() : ALB answers the current request itself: <status>,
+ * <extra> header lines (each ending in CRLF; may be empty), and a body;
+ * the metrics and the access log count it as <counted> (a gRPC error goes
+ * out as 200 but counts as the failure it reports). The upstream, if any,
+ * is dropped. The connection closes afterwards when <close> is set or the
+ * request body was not read. */
+static void local_reply_as(struct alb_client *c, int status, int counted, const char *extra, size_t extra_len,
+                           const char *type, const char *body, size_t body_len, bool close)
 {
     struct alb_worker *w = c->w;
     if (c->up) {
@@ -469,7 +471,7 @@ static void local_reply_with(struct alb_client *c, int status, const char *extra
         c->flags |= C_CLOSE_AFTER;
     c->state = S_ACTIVE;
     c->resp_phase = R_LOCAL;
-    count_response(c, status);
+    count_response(c, counted);
     if (!ensure_out(c)) {
         close_client(c);
         return;
@@ -520,6 +522,12 @@ static int grpc_status_of(int status)
     }
 }
 
+static void local_reply_with(struct alb_client *c, int status, const char *extra, size_t extra_len,
+                             const char *type, const char *body, size_t body_len, bool close)
+{
+    local_reply_as(c, status, status, extra, extra_len, type, body, body_len, close);
+}
+
 /* local_reply() : ALB's own error page for <status>; for a gRPC call, a
  * gRPC error (200, no body, grpc-status and grpc-message), which clients
  * report as the call's status. */
@@ -529,8 +537,7 @@ static void local_reply(struct alb_client *c, int status, bool close)
         char extra[128];
         int n = snprintf(extra, sizeof(extra), "grpc-status: %d\r\ngrpc-message: ALB: %d %s\r\n",
                          grpc_status_of(status), status, reason_of(status));
-        local_reply_with(c, 200, extra, (size_t)n, "application/grpc", "", 0, close);
-        c->status = status; /* the access log keeps what happened */
+        local_reply_as(c, 200, status, extra, (size_t)n, "application/grpc", "", 0, close);
         return;
     }
     char body[96];

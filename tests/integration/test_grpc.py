@@ -118,6 +118,10 @@ def test_albs_own_failures_are_grpc_statuses(start_alb):
     status, _, body = c.get("/x")
     assert status == 503 and b"503" in body
     c.close()
+    # the metrics count the failures ALB reported as gRPC errors as what they were
+    m = a.metrics()
+    assert m[f'alb_requests_total{{listener="http-{a.port}",class="5xx"}}'] == 3
+    assert m[f'alb_requests_total{{listener="http-{a.port}",class="2xx"}}'] == 0
 
 
 def test_grpcs_backend_over_tls(start_alb, certs):  # noqa: F811
