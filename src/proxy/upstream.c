@@ -75,9 +75,14 @@ static void on_io(struct alb_io *io, uint32_t events)
     /* Pooled: readability means the server closed or sent stray bytes;
      * either way the connection cannot carry a new request. Over TLS it may
      * be a message of TLS itself (a session ticket), which reads as nothing.
-     * Over HTTP/2 it may be frames (a PING, a GOAWAY): such a connection is
-     * closed all the same, as a new one costs little. */
-    if (up->side.tls && !up->side.vops && (events & EPOLLIN) && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+     * Over HTTP/2 it may be frames for the connection (a PING, SETTINGS):
+     * they are answered and the connection stays, unless one was a GOAWAY. */
+    if (up->side.vops && (events & EPOLLIN) && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        char b[64];
+        alb_side_on_events(&up->side, events);
+        if (up->side.vops->read(up->side.vctx, &up->side, b, sizeof(b)) == 0 && alb_h2up_reusable(up->side.vctx))
+            return;
+    } else if (up->side.tls && (events & EPOLLIN) && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         char b[64];
         bool want_write;
         if (alb_tls_read(up->side.tls, b, sizeof(b), &want_write) == 0 && !want_write)

@@ -3,8 +3,9 @@ between them, HTTP/2 on both sides: to the backend in cleartext (protocol
 h2c, the GRPC backend protocol) or over TLS with ALPN h2 (h2, GRPCS).
 Trailers (grpc-status, trailing metadata), errors, deadlines, streaming
 both ways, and ALB's own failures reported as gRPC statuses."""
-import threading
 import queue
+import threading
+import time
 
 import grpc
 import pytest
@@ -175,3 +176,77 @@ def test_grpc_ingress_from_manifests(tmp_path, start_alb, echo):
     reply, call = ch.unary_unary("/echo.Echo/Unary").with_call(b"from manifests", timeout=10)
     assert reply == b"from manifests" and ("x-trailer", "t1") in [(m.key, m.value) for m in call.trailing_metadata()]
     ch.close()
+
+
+class PingingH2Server:
+    """A bare HTTP/2 backend (python3-h2) that answers every request with
+    "ok" and then PINGs the connection, which ALB has pooled by then."""
+
+    def __init__(self):
+        import socket as sk
+        self.sock = sk.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections, self.requests, self.ping_acks = 0, 0, 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        import h2.config
+        import h2.connection
+        import h2.events
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        c.sendall(conn.data_to_send())
+        while True:
+            try:
+                data = c.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    conn.send_headers(ev.stream_id, [(":status", "200"), ("content-length", "2")])
+                    conn.send_data(ev.stream_id, b"ok", end_stream=True)
+                    with self.lock:
+                        self.requests += 1
+                    c.sendall(conn.data_to_send())
+                    time.sleep(0.05)           # ALB has pooled the connection by now
+                    conn.ping(b"12345678")
+                elif isinstance(ev, h2.events.PingAckReceived):
+                    with self.lock:
+                        self.ping_acks += 1
+            c.sendall(conn.data_to_send())
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_pooled_h2_backend_connection_answers_pings(start_alb):
+    srv = PingingH2Server()
+    try:
+        a = start_alb(grpc_config(free_port(), srv.port))
+        c = Client(a.port)
+        for i in range(3):
+            status, _, body = c.get(f"/r{i}")
+            assert (status, body) == (200, b"ok")
+            deadline = time.monotonic() + 10
+            while srv.ping_acks < i + 1:      # the pooled connection answered the PING
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        c.close()
+        assert srv.connections == 1 and srv.requests == 3
+    finally:
+        srv.stop()
