@@ -145,7 +145,8 @@ static bool submit_head(struct stream *s, const struct alb_h1_msg *m)
     size_t n = 1;
     for (size_t i = 0; i < m->hdr_cnt; i++) {
         struct alb_str name = m->hdrs[i].name;
-        if (connection_specific(name) || name.len >= sizeof(names[0]) || (s->body == BODY_CHUNKED && alb_str_is_ci(name, "content-length")))
+        if (connection_specific(name) || name.len >= sizeof(names[0]) ||
+            (s->body == BODY_CHUNKED && alb_str_is_ci(name, "content-length")))
             continue;
         char *lower = names[n];
         for (size_t k = 0; k < name.len; k++)
@@ -449,7 +450,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
         return *pseudo ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (namelen == 6 && !memcmp(name, "cookie", 6)) {
-        bool ok = (!alb_bq_avail(&s->cookie) || alb_bq_put(&s->cookie, "; ", 2)) && alb_bq_put(&s->cookie, value, valuelen);
+        bool ok = (!alb_bq_avail(&s->cookie) || alb_bq_put(&s->cookie, "; ", 2)) &&
+                  alb_bq_put(&s->cookie, value, valuelen);
         return ok ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (namelen == 2 && !memcmp(name, "te", 2))

@@ -81,7 +81,8 @@ static bool submit_request(struct alb_h2up *u, const struct alb_h1_msg *m)
     static _Thread_local char names[ALB_H1_MAX_HEADERS][128];
     nghttp2_nv nv[ALB_H1_MAX_HEADERS + 5];
     size_t n = 0;
-#define NV(name, value, len) (nghttp2_nv){(uint8_t *)(name), (uint8_t *)(value), strlen(name), (len), NGHTTP2_NV_FLAG_NONE}
+#define NV(name, value, len) \
+    (nghttp2_nv){(uint8_t *)(name), (uint8_t *)(value), strlen(name), (len), NGHTTP2_NV_FLAG_NONE}
     nv[n++] = NV(":method", m->method.p, m->method.len);
     nv[n++] = NV(":scheme", u->tls ? "https" : "http", u->tls ? 5 : 4);
     nv[n++] = NV(":authority", m->authority.p, m->authority.len);

@@ -126,7 +126,8 @@ struct alb_upstream *alb_upstream_get(struct alb_worker *w, const struct alb_end
     }
     up->side.io.fd = fd;
     up->side.io.fn = on_io;
-    if ((sni && !(up->side.tls = alb_tls_connect(fd, sni, h2))) || (h2 && !(up->side.vctx = alb_h2up_new(sni != NULL)))) {
+    if ((sni && !(up->side.tls = alb_tls_connect(fd, sni, h2))) ||
+        (h2 && !(up->side.vctx = alb_h2up_new(sni != NULL)))) {
         *err = ENOMEM;
         alb_tls_close(up->side.tls);
         close(fd);
