@@ -25,6 +25,14 @@ static inline bool alb_str_eq_ci(struct alb_str a, const char *lit, size_t lit_l
     return a.len == lit_len && strncasecmp(a.p, lit, lit_len) == 0;
 }
 
+/* alb_lower_copy() : <n> bytes of <src> into <dst>, ASCII letters
+ * lower-cased (<dst> may be <src>). */
+static inline void alb_lower_copy(char *dst, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] + 32) : src[i];
+}
+
 /* alb_hex_digit() : the value of hex digit <c>, or -1. */
 static inline int alb_hex_digit(unsigned char c)
 {

@@ -26,6 +26,7 @@ struct stream {
     struct alb_client *vc;        /* the client running its request; NULL once closed */
     struct stream *prev, *next;   /* the connection's streams */
     bool closing;                 /* nghttp2 closed it: its client is being closed */
+    bool kicked;                  /* in h->kicks: it runs on the next pass */
     /* the request */
     char *method, *path, *authority, *scheme; /* in <text>, or owned when it had no room */
     char text[192];               /* the pseudo-headers of most requests, without an allocation each */
@@ -83,11 +84,10 @@ static int cut(struct alb_h2 *h)
 static void kick(struct stream *s)
 {
     struct alb_h2 *h = s->h;
-    for (size_t i = 0; i < h->kick_cnt; i++)
-        if (h->kicks[i] == s->id)
-            return;
-    if (h->kick_cnt < MAX_KICKS)
+    if (!s->kicked && h->kick_cnt < MAX_KICKS) {
         h->kicks[h->kick_cnt++] = s->id;
+        s->kicked = true;
+    }
 }
 
 /* ---- the stream's side: what its client reads and writes ---------------------------- */
@@ -123,8 +123,7 @@ static void put_body(struct stream *s, const char *p, size_t n)
     }
 }
 
-/* Connection-specific fields never go in HTTP/2 (RFC 9113 §8.2.2). */
-static bool connection_specific(struct alb_str n)
+bool alb_h2_connection_specific(struct alb_str n)
 {
     return alb_str_is_ci(n, "connection") || alb_str_is_ci(n, "keep-alive") || alb_str_is_ci(n, "proxy-connection") ||
            alb_str_is_ci(n, "transfer-encoding") || alb_str_is_ci(n, "upgrade");
@@ -145,12 +144,11 @@ static bool submit_head(struct stream *s, const struct alb_h1_msg *m)
     size_t n = 1;
     for (size_t i = 0; i < m->hdr_cnt; i++) {
         struct alb_str name = m->hdrs[i].name;
-        if (connection_specific(name) || name.len >= sizeof(names[0]) ||
+        if (alb_h2_connection_specific(name) || name.len >= sizeof(names[0]) ||
             (s->body == BODY_CHUNKED && alb_str_is_ci(name, "content-length")))
             continue;
         char *lower = names[n];
-        for (size_t k = 0; k < name.len; k++)
-            lower[k] = (char)((name.p[k] >= 'A' && name.p[k] <= 'Z') ? name.p[k] + 32 : name.p[k]);
+        alb_lower_copy(lower, name.p, name.len);
         nv[n] = (nghttp2_nv){(uint8_t *)lower, (uint8_t *)m->hdrs[i].value.p, name.len, m->hdrs[i].value.len,
                              NGHTTP2_NV_FLAG_NONE};
         n++;
@@ -187,10 +185,9 @@ static void parse_trailers(struct stream *s)
                 v++;
             while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
                 ve--;
-            for (char *k = line; k < colon; k++)
-                *k = (char)((*k >= 'A' && *k <= 'Z') ? *k + 32 : *k);
+            alb_lower_copy(line, line, (size_t)(colon - line));
             struct alb_str name = {line, (size_t)(colon - line)};
-            if (!connection_specific(name) && !alb_str_is_ci(name, "content-length"))
+            if (!alb_h2_connection_specific(name) && !alb_str_is_ci(name, "content-length"))
                 s->trailers[s->trailer_cnt++] = (nghttp2_nv){(uint8_t *)line, (uint8_t *)v, name.len,
                                                              (size_t)(ve - v), NGHTTP2_NV_FLAG_NONE};
         }
@@ -667,46 +664,59 @@ static void run_kicked(struct alb_h2 *h)
         h->kick_cnt = 0;
         for (size_t i = 0; i < n; i++) {
             struct stream *s = nghttp2_session_get_stream_user_data(h->ng, ids[i]);
+            if (s)
+                s->kicked = false;
             if (s && s->vc)
                 alb_session_stream_run(s->vc, true, alb_bq_avail(&s->out) < ALB_H2_STREAM_BUFFER);
         }
     }
 }
 
-#define SEND_BATCH 65536 /* frames gathered for one write (one TLS record run, one syscall) */
-
-/* Frames out to the socket: gathered from nghttp2 (which hands them one
- * at a time) and written together. False when the connection failed. */
-static bool send_frames(struct alb_h2 *h, bool *moved)
+bool alb_h2_send_frames(nghttp2_session *ng, struct alb_bytequeue *pend, struct alb_side *s,
+                        bool (*refill)(void *), void *arg, bool *moved)
 {
-    struct alb_side *side = alb__session_side(h->conn);
     for (int rounds = 0; rounds < 64; rounds++) {
-        while (alb_bq_avail(&h->pend) < SEND_BATCH) {
+        while (alb_bq_avail(pend) < ALB_H2_SEND_BATCH) {
             const uint8_t *data;
-            ssize_t n = nghttp2_session_mem_send(h->ng, &data);
+            ssize_t n = nghttp2_session_mem_send(ng, &data);
             if (n < 0)
                 return false;
             if (n == 0) {
-                if (!h->kick_cnt)
+                if (!refill || !refill(arg))
                     break;
-                run_kicked(h); /* streams that got room make more */
                 continue;
             }
-            if (!alb_bq_put(&h->pend, data, (size_t)n))
+            if (!alb_bq_put(pend, data, (size_t)n))
                 return false;
         }
-        if (!alb_bq_avail(&h->pend))
+        if (!alb_bq_avail(pend))
             return true;
-        struct iovec iov = {(void *)alb_bq_head(&h->pend), alb_bq_avail(&h->pend)};
-        ssize_t w = alb_side_writev(side, &iov, 1);
-        if (w == ALB_SIDE_FAILED)
+        struct iovec iov = {(void *)alb_bq_head(pend), alb_bq_avail(pend)};
+        ssize_t w = alb_side_io_writev(s, &iov, 1);
+        if (w < 0)
             return false;
-        alb_bq_consume(&h->pend, (size_t)w);
+        alb_bq_consume(pend, (size_t)w);
         *moved |= w > 0;
-        if (alb_bq_avail(&h->pend))
+        if (alb_bq_avail(pend))
             return true; /* the socket is full: on the writable edge */
     }
     return true;
+}
+
+/* Streams that got room make more frames: false when none was waiting. */
+static bool run_waiting_streams(void *arg)
+{
+    struct alb_h2 *h = arg;
+    if (!h->kick_cnt)
+        return false;
+    run_kicked(h);
+    return true;
+}
+
+/* Frames out to the client's socket. False when the connection failed. */
+static bool send_frames(struct alb_h2 *h, bool *moved)
+{
+    return alb_h2_send_frames(h->ng, &h->pend, alb__session_side(h->conn), run_waiting_streams, h, moved);
 }
 
 /* Whether a request runs: a stream whose head is incomplete, or whose

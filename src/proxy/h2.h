@@ -26,9 +26,16 @@
 #define ALB_H2_MAX_HEADER_LIST 16384    /* bytes of a request's fields, as the HTTP/1.1 head limit */
 #define ALB_H2_STREAM_BUFFER 65536      /* response bytes a stream holds before its backend is paused */
 
+#include "core/str.h"
+
+#define ALB_H2_SEND_BATCH 65536 /* frames gathered for one write: one run of TLS records, one syscall */
+
+struct alb_bytequeue;
 struct alb_client;
 struct alb_h2;
+struct alb_side;
 struct alb_tls_conn;
+struct nghttp2_session;
 
 /* alb_h2_start() : <conn> speaks HTTP/2 from now on; what it read so far
  * (the preface first) is in conn->side.in. NULL when out of memory. */
@@ -63,6 +70,22 @@ bool alb_h2_was_cut(const struct alb_h2 *h);
 
 /* alb_h2_tls() : the TLS of the connection (NULL: h2c). */
 struct alb_tls_conn *alb_h2_tls(const struct alb_h2 *h);
+
+/* ---- shared with HTTP/2 to backends (proxy/h2up.c) ----------------------------- */
+
+/* alb_h2_connection_specific() : fields that never go in HTTP/2 (RFC 9113
+ * §8.2.2): Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding,
+ * Upgrade. */
+bool alb_h2_connection_specific(struct alb_str name);
+
+/* alb_h2_send_frames() : the frames nghttp2 has for <ng>, gathered in
+ * <pend> (nghttp2 hands them out one at a time) up to ALB_H2_SEND_BATCH and
+ * written to <s>'s socket together. When nghttp2 has none, <refill>(<arg>),
+ * if set, may make more (true when it tried). What the socket does not take
+ * stays in <pend> for its writable edge. *moved is set when bytes left.
+ * False when the connection failed. */
+bool alb_h2_send_frames(struct nghttp2_session *ng, struct alb_bytequeue *pend, struct alb_side *s,
+                        bool (*refill)(void *), void *arg, bool *moved);
 
 /* alb_h2_stream_closed() : the stream's client closed (<stream_ctx> is the
  * vctx of its side). */

@@ -8,6 +8,7 @@
 
 #include "core/bytequeue.h"
 #include "http/h1.h"
+#include "proxy/h2.h"
 #include "proxy/side.h"
 
 #define MAX_HEAD 65536       /* request head bytes (the session sends far less) */
@@ -68,12 +69,11 @@ static ssize_t body_source(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
     return (ssize_t)n;
 }
 
-/* Fields that do not go in HTTP/2 (RFC 9113 §8.2.2), and Host (it is :authority). */
+/* Fields that do not go in HTTP/2, TE (te: trailers is sent anyway) and
+ * Host (it is :authority). */
 static bool not_forwarded(struct alb_str n)
 {
-    return alb_str_is_ci(n, "connection") || alb_str_is_ci(n, "keep-alive") || alb_str_is_ci(n, "proxy-connection") ||
-           alb_str_is_ci(n, "transfer-encoding") || alb_str_is_ci(n, "upgrade") || alb_str_is_ci(n, "te") ||
-           alb_str_is_ci(n, "host");
+    return alb_h2_connection_specific(n) || alb_str_is_ci(n, "te") || alb_str_is_ci(n, "host");
 }
 
 static bool submit_request(struct alb_h2up *u, const struct alb_h1_msg *m)
@@ -94,8 +94,7 @@ static bool submit_request(struct alb_h2up *u, const struct alb_h1_msg *m)
         if (not_forwarded(name) || name.len >= sizeof(names[0]))
             continue;
         char *lower = names[i];
-        for (size_t k = 0; k < name.len; k++)
-            lower[k] = (char)((name.p[k] >= 'A' && name.p[k] <= 'Z') ? name.p[k] + 32 : name.p[k]);
+        alb_lower_copy(lower, name.p, name.len);
         nv[n++] = (nghttp2_nv){(uint8_t *)lower, (uint8_t *)m->hdrs[i].value.p, name.len, m->hdrs[i].value.len,
                                NGHTTP2_NV_FLAG_NONE};
     }
@@ -171,28 +170,8 @@ static bool take_head(struct alb_h2up *u, const char *p, size_t n)
 
 static bool flush(struct alb_h2up *u, struct alb_side *s)
 {
-    for (int rounds = 0; rounds < 64; rounds++) {
-        while (alb_bq_avail(&u->pend) < BODY_QUEUE) {
-            const uint8_t *data;
-            ssize_t n = nghttp2_session_mem_send(u->ng, &data);
-            if (n < 0)
-                return false;
-            if (n == 0)
-                break;
-            if (!alb_bq_put(&u->pend, data, (size_t)n))
-                return false;
-        }
-        if (!alb_bq_avail(&u->pend))
-            return true;
-        struct iovec iov = {(void *)alb_bq_head(&u->pend), alb_bq_avail(&u->pend)};
-        ssize_t w = alb_side_io_writev(s, &iov, 1);
-        if (w < 0)
-            return false;
-        alb_bq_consume(&u->pend, (size_t)w);
-        if (alb_bq_avail(&u->pend))
-            return true; /* the socket is full: the writable edge brings the session back */
-    }
-    return true;
+    bool moved = false;
+    return alb_h2_send_frames(u->ng, &u->pend, s, NULL, NULL, &moved);
 }
 
 static ssize_t up_writev(void *ctx, struct alb_side *s, const struct iovec *iov, int cnt)

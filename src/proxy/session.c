@@ -564,10 +564,7 @@ static size_t route_host(struct alb_str auth, char *out, size_t cap)
         n--;
     if (n >= cap)
         n = cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = auth.p[i];
-        out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
+    alb_lower_copy(out, auth.p, n);
     return n;
 }
 
