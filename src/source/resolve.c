@@ -1,6 +1,7 @@
 /* source/resolve.c : see resolve.h. */
 #include "source/resolve.h"
 
+#include "core/clock.h"
 #include "core/loop.h"
 
 #include <arpa/inet.h>
@@ -93,14 +94,7 @@ static void *run(void *arg)
         if (changed)
             alb_eventfd_ring(r->fd);
         if (!r->wake && !r->stop) {
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_sec += r->refresh_ms / 1000;
-            until.tv_nsec += (long)(r->refresh_ms % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = alb_clock_deadline(r->refresh_ms);
             while (!r->wake && !r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
                 ;
         }
@@ -130,11 +124,7 @@ struct alb_resolver *alb_resolver_start(unsigned refresh_ms)
     r->wanted = json_array();
     r->answers = json_object();
     r->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    alb_clock_cond_init(&r->cond);
     pthread_mutex_init(&r->lock, NULL);
     if (!r->wanted || !r->answers || r->fd == -1 || pthread_create(&r->thread, NULL, run, r) != 0) {
         destroy(r);
