@@ -5,8 +5,8 @@
 CC ?= cc
 CLANG ?= clang
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Isrc -pthread \
-                 $(shell pkg-config --cflags jansson libpcre2-8 yaml-0.1 zlib openssl libnghttp2 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 yaml-0.1 zlib openssl libnghttp2 2>/dev/null || echo -ljansson -lpcre2-8 -lyaml -lz -lssl -lcrypto -lnghttp2) -pthread
+                 $(shell pkg-config --cflags jansson libpcre2-8 yaml-0.1 zlib openssl libnghttp2 libcurl 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 yaml-0.1 zlib openssl libnghttp2 libcurl 2>/dev/null || echo -ljansson -lpcre2-8 -lyaml -lz -lssl -lcrypto -lnghttp2 -lcurl) -pthread
 
 OPT_CFLAGS := $(CFLAGS_COMMON) -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

@@ -42,7 +42,11 @@
 #include "proxy/worker.h"
 #include "route/route.h"
 #include "source/files.h"
+#include "source/informer.h"
+#include "source/kubeapi.h"
 #include "source/resolve.h"
+#include "source/statefile.h"
+#include "source/status.h"
 #include "tls/tls.h"
 #include "translate/translate.h"
 
@@ -57,10 +61,22 @@
  * no write came for the quiet time, or the burst has lasted the maximum. */
 #define RELOAD_QUIET_MS 10u
 #define RELOAD_MAX_DELAY_MS 250u
+/* The same for bursts of watch events from the API server. */
+#define KUBE_QUIET_MS 100u
+#define KUBE_MAX_DELAY_MS 500u
+/* The state file is written at most this often. */
+#define STATE_SAVE_MS 1000u
 
 struct options {
     const char *config_path;
     const char *manifests_dir;
+    bool cluster;                /* objects from the Kubernetes API */
+    const char *kubeconfig;      /* NULL: in-cluster credentials */
+    const char *watch_namespace;
+    const char *state_dir;
+    const char *publish_service;
+    const char *publish_address;
+    const char *election_id;
     const char *controller;
     const char *configmap;
     const char *access_log;      /* NULL or "off": none */
@@ -90,6 +106,16 @@ struct control {
     struct alb_translate_memo *memo; /* --manifests: what the last translation kept */
     struct alb_resolver *resolver;   /* --manifests: keeps ExternalName Services' names resolved */
     struct alb_io dns;               /* its eventfd */
+    struct alb_kube *kube;           /* cluster: the API client */
+    struct alb_informers *informers; /* cluster: the objects, watched */
+    struct alb_io kube_ev;           /* their eventfd */
+    struct alb_status *status;       /* cluster: status, events, leader election */
+    unsigned kube_changes;           /* ALB_MANIFEST_CHANGED_* taken from the informers, not yet served */
+    bool synced;                     /* cluster: a version from complete lists is serving */
+    bool from_state;                 /* cluster: the version serving came from --state-dir */
+    json_t *served;                  /* cluster: the Ingresses served, "ns/name" -> true */
+    json_t *state_objects;           /* cluster: the objects to save next (one reference), or NULL */
+    struct alb_timer state_save;
     json_t *resolved;                /* its answers, as last taken */
     bool dns_changed;                /* they changed since the serving version */
     uint64_t publishes;
@@ -102,7 +128,10 @@ struct control {
 static void usage(FILE *f)
 {
     fprintf(f, "usage:\n"
-               "  alb serve (--manifests DIR | --config FILE) [--listen-address ADDR] [--admin ADDR:PORT|off]\n"
+               "  alb serve (--manifests DIR | --config FILE | [--kubeconfig FILE]) [--listen-address ADDR]\n"
+               "            [--admin ADDR:PORT|off]\n"
+               "            cluster: [--watch-namespace NS] [--state-dir DIR] [--election-id NAME]\n"
+               "                     [--publish-service NAMESPACE/NAME | --publish-status-address ADDR[,ADDR]]\n"
                "            [--workers N] [--drain-timeout-ms MS] [--log-level error|warn|info|debug]\n"
                "            [--controller-class NAME] [--configmap NAMESPACE/NAME]\n"
                "            [--access-log PATH|off] [--log-format text|json]\n"
@@ -134,6 +163,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long n;
+        /* --flag=value, as Kubernetes manifests usually spell arguments */
+        char flag[64];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof(flag)) {
+            snprintf(flag, sizeof(flag), "%.*s", (int)(eq - a), a);
+            a = flag;
+            v = eq + 1;
+            i--; /* the value is not the next argument */
+        }
         if (!v) {
             fprintf(stderr, "alb: %s needs a value\n", a);
             return 2;
@@ -142,6 +180,22 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->config_path = v;
         } else if (strcmp(a, "--manifests") == 0) {
             o->manifests_dir = v;
+        } else if (strcmp(a, "--kubeconfig") == 0) {
+            o->kubeconfig = v;
+        } else if (strcmp(a, "--watch-namespace") == 0) {
+            o->watch_namespace = v;
+        } else if (strcmp(a, "--state-dir") == 0) {
+            o->state_dir = v;
+        } else if (strcmp(a, "--election-id") == 0) {
+            o->election_id = v;
+        } else if (strcmp(a, "--publish-service") == 0) {
+            if (!strchr(v, '/')) {
+                fprintf(stderr, "alb: --publish-service takes NAMESPACE/NAME\n");
+                return 2;
+            }
+            o->publish_service = v;
+        } else if (strcmp(a, "--publish-status-address") == 0) {
+            o->publish_address = v;
         } else if (strcmp(a, "--controller-class") == 0) {
             o->controller = v;
         } else if (strcmp(a, "--access-log") == 0) {
@@ -193,15 +247,24 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         i++;
     }
-    if (!o->config_path == !o->manifests_dir) {
-        fprintf(stderr, "alb: exactly one of --manifests DIR and --config FILE is required\n");
+    const char *in_cluster = getenv("KUBERNETES_SERVICE_HOST");
+    o->cluster = o->kubeconfig || (!o->config_path && !o->manifests_dir && in_cluster && in_cluster[0]);
+    if ((o->config_path != NULL) + (o->manifests_dir != NULL) + o->cluster != 1) {
+        fprintf(stderr, "alb: exactly one of --manifests DIR, --config FILE and --kubeconfig FILE is required "
+                        "(in a pod, the service account is used without --kubeconfig)\n");
         usage(stderr);
         return 2;
     }
     if (!o->controller)
         o->controller = ALB_DEFAULT_CONTROLLER;
+    if (!o->election_id)
+        o->election_id = "alb-leader";
+    static char own_configmap[300];
+    const char *pod_ns = getenv("POD_NAMESPACE");
+    /* standalone: the default namespace; in a cluster, ALB's own (DESIGN.md) */
+    snprintf(own_configmap, sizeof(own_configmap), "%s/alb-config", o->cluster && pod_ns && pod_ns[0] ? pod_ns : "default");
     if (!o->configmap)
-        o->configmap = "default/alb-config"; /* standalone: the default namespace (DESIGN.md) */
+        o->configmap = own_configmap;
     return 0;
 }
 
@@ -285,6 +348,35 @@ struct reuse {
  * Ingresses are not translated again, and when only endpoints changed since
  * the serving version, only they are. Diagnostics go to <d>. NULL with
  * err[] when no config can be built. */
+/* translate_objects() : the config <objects> (borrowed; from <origin>, for
+ * messages) say, given that <changes> (ALB_MANIFEST_CHANGED_*) is what
+ * changed since the serving version. Otherwise as read_config(). */
+static struct alb_config *translate_objects(const struct options *o, json_t *objects, unsigned changes,
+                                            const char *origin, struct reuse *r, struct alb_diags *d, char *err,
+                                            size_t err_len)
+{
+    char inner[1024];
+    json_t *sources = r && r->memo ? alb_translate_memo_sources(r->memo) : NULL;
+    changes |= r && r->dns_changed ? ALB_MANIFEST_CHANGED_ENDPOINTS : 0;
+    if (r && r->serving && sources && changes == ALB_MANIFEST_CHANGED_ENDPOINTS) {
+        json_t *eps = objects ? alb_translate_endpoints(objects, sources, r->resolved, d) : NULL;
+        struct alb_config *cfg = eps ? alb_config_with_endpoints(r->serving, eps, inner, sizeof(inner)) : NULL;
+        json_decref(eps);
+        if (!cfg)
+            snprintf(err, err_len, "%.200s: the new endpoints are invalid: %.700s", origin,
+                     eps ? inner : "out of memory");
+        r->endpoints_only = cfg != NULL;
+        return cfg;
+    }
+    const char *pod_ns = getenv("POD_NAMESPACE");
+    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap, r ? r->resolved : NULL,
+                                    pod_ns && pod_ns[0] ? pod_ns : "default", time(NULL)};
+    struct alb_config *cfg = objects ? alb_translate(objects, &to, d, r ? r->memo : NULL, inner, sizeof(inner)) : NULL;
+    if (!cfg)
+        snprintf(err, err_len, "%.200s: %.700s", origin, objects ? inner : "out of memory");
+    return cfg;
+}
+
 static struct alb_config *read_config(const struct options *o, struct alb_manifests *m,
                                       alb_manifest_report_fn *report, struct reuse *r, struct alb_diags *d,
                                       char *err, size_t err_len)
@@ -297,42 +389,152 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
         return NULL;
     }
     json_t *objects = alb_manifests_objects(m);
-    char inner[1024];
-    json_t *sources = r && r->memo ? alb_translate_memo_sources(r->memo) : NULL;
-    unsigned changes = m->changes | (r && r->dns_changed ? ALB_MANIFEST_CHANGED_ENDPOINTS : 0);
-    if (r && r->serving && sources && changes == ALB_MANIFEST_CHANGED_ENDPOINTS) {
-        json_t *eps = objects ? alb_translate_endpoints(objects, sources, r->resolved, d) : NULL;
-        json_decref(objects);
-        struct alb_config *cfg = eps ? alb_config_with_endpoints(r->serving, eps, inner, sizeof(inner)) : NULL;
-        json_decref(eps);
-        if (!cfg)
-            snprintf(err, err_len, "%.200s: the new endpoints are invalid: %.700s", o->manifests_dir,
-                     eps ? inner : "out of memory");
-        r->endpoints_only = cfg != NULL;
-        return cfg;
-    }
-    const char *pod_ns = getenv("POD_NAMESPACE");
-    struct alb_translate_opts to = {o->controller, o->listen_address, o->configmap, r ? r->resolved : NULL,
-                                    pod_ns && pod_ns[0] ? pod_ns : "default", time(NULL)};
-    struct alb_config *cfg = objects ? alb_translate(objects, &to, d, r ? r->memo : NULL, inner, sizeof(inner)) : NULL;
+    struct alb_config *cfg = translate_objects(o, objects, m->changes, o->manifests_dir, r, d, err, err_len);
     json_decref(objects);
-    if (!cfg)
-        snprintf(err, err_len, "%.200s: %.700s", o->manifests_dir, objects ? inner : "out of memory");
     return cfg;
 }
 
-/* load_and_publish() : reads the config file; a valid version becomes the
- * next generation. Returns 0, or -1 after logging why the version was
- * refused (the serving one stays). */
-static int load_and_publish(struct control *c)
+/* ---- telling the cluster ------------------------------------------------------------- */
+
+static json_t *find_object(json_t *index, const char *kind, const char *ns, const char *name)
+{
+    char key[800];
+    snprintf(key, sizeof(key), "%s/%s/%s", kind, ns, name);
+    return json_object_get(index, key);
+}
+
+/* objects by "kind/namespace/name" */
+static json_t *index_objects(json_t *objects)
+{
+    json_t *index = json_object();
+    size_t i;
+    json_t *o;
+    json_array_foreach(objects, i, o)
+    {
+        json_t *md = json_object_get(o, "metadata");
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        const char *name = json_string_value(json_object_get(md, "name"));
+        char key[800];
+        if (kind && name) {
+            snprintf(key, sizeof(key), "%s/%s/%s", kind, ns ? ns : "", name);
+            json_object_set(index, key, o);
+        }
+    }
+    return index;
+}
+
+static void post_event(struct control *c, json_t *obj, const char *kind, const char *ns, const char *name,
+                       const char *type, const char *reason, const char *message)
+{
+    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+    struct alb_event e = {kind, api ? api : "v1", ns, name, uid, type, reason, message};
+    alb_status_event(c->status, &e);
+}
+
+/* Every diagnostic as an Event on its object (the leader posts them). */
+static void diags_to_events(struct control *c, const struct alb_diags *d, json_t *index)
+{
+    static const char *const reasons[] = {"Info", "Degraded", "FailedBuildModel"};
+    for (size_t i = 0; i < d->cnt; i++) {
+        const struct alb_diag *g = &d->v[i];
+        json_t *obj = find_object(index, g->kind, g->ns, g->name);
+        if (obj)
+            post_event(c, obj, g->kind, g->ns, g->name, g->level == ALB_DIAG_INFO ? "Normal" : "Warning",
+                       reasons[g->level], g->message);
+    }
+}
+
+/* What the status writer should keep: each Ingress served (or showing an
+ * address while no longer served), each AlbConfig's listeners; and an
+ * Event for each Ingress that started serving. */
+static void tell_cluster(struct control *c, json_t *objects, json_t *index, const struct alb_config *cfg)
+{
+    json_t *served = alb_translate_memo_served(c->memo);
+    json_t *ingresses = json_object(), *albconfigs = json_object();
+    json_t *listeners = alb_status_albconfig_listeners(cfg);
+    size_t i;
+    json_t *o;
+    json_array_foreach(objects, i, o)
+    {
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        json_t *md = json_object_get(o, "metadata");
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        const char *name = json_string_value(json_object_get(md, "name"));
+        if (!kind || !name)
+            continue;
+        json_t *lb = json_object_get(json_object_get(o, "status"), "loadBalancer");
+        if (!strcmp(kind, "Ingress") && ns) {
+            char key[600];
+            snprintf(key, sizeof(key), "%s/%s", ns, name);
+            bool on = json_object_get(served, key) != NULL;
+            json_t *current = json_object_get(lb, "ingress");
+            if (on || json_array_size(current))
+                json_object_set_new(ingresses, key, json_pack("{s:b,s:O}", "served", on, "current",
+                                                              current ? current : json_null()));
+            if (on && !json_object_get(c->served, key))
+                post_event(c, o, "Ingress", ns, name, "Normal", "SuccessfullyReconciled",
+                           "Successfully reconciled: serving");
+        } else if (!strcmp(kind, "AlbConfig")) {
+            json_t *mine = json_object_get(listeners, name);
+            json_object_set_new(albconfigs, name, json_pack("{s:O,s:O}", "listeners", mine ? mine : json_array(),
+                                                            "current", lb ? lb : json_null()));
+        }
+    }
+    (void)index;
+    json_decref(listeners);
+    json_decref(c->served);
+    c->served = served;
+    alb_status_set_ingresses(c->status, ingresses);
+    alb_status_set_albconfigs(c->status, albconfigs);
+}
+
+static void on_state_save(struct alb_timer *t)
+{
+    struct control *c = (struct control *)((char *)t - offsetof(struct control, state_save));
+    char err[1024];
+    if (c->state_objects && alb_state_save(c->o->state_dir, c->state_objects, err, sizeof(err)) < 0)
+        alb_log_warn("action=\"saving the state\" %s", err);
+    json_decref(c->state_objects);
+    c->state_objects = NULL;
+}
+
+/* ---- publishing from a source ----------------------------------------------------------- */
+
+/* publish_from() : reads the config file, the manifests, or (in a cluster)
+ * <given> objects, else the informers' when they have listed everything; a
+ * valid version becomes the next generation. Returns 0 (also when there is
+ * nothing to publish yet), or -1 after logging why the version was refused
+ * (the serving one stays). */
+static int publish_from(struct control *c, json_t *given)
 {
     char err[1024];
     double t0 = now_seconds();
     struct alb_diags d = {0};
     uint64_t serving_gen;
+    json_t *objects = NULL; /* cluster: what was translated */
+    bool from_informers = false;
+    if (c->o->cluster && !given) {
+        struct alb_informer_stats st;
+        alb_informers_stats(c->informers, &st);
+        if (!st.synced)
+            return 0; /* a partial view is never served */
+        unsigned taken = 0;
+        objects = alb_informers_objects(c->informers, &taken);
+        c->kube_changes |= taken;
+        if (!c->synced)
+            c->kube_changes |= ALB_MANIFEST_CHANGED_OTHER;
+        from_informers = true;
+    } else if (given) {
+        objects = json_incref(given);
+    }
     struct reuse r = {.serving = alb_publisher_acquire(&c->pub, &serving_gen), .memo = c->memo,
                       .resolved = c->resolved, .dns_changed = c->dns_changed};
-    struct alb_config *cfg = read_config(c->o, &c->manifests, report_manifest_problem, &r, &d, err, sizeof(err));
+    struct alb_config *cfg =
+        c->o->cluster ? translate_objects(c->o, objects, given ? ALB_MANIFEST_CHANGED_OTHER : c->kube_changes,
+                                          c->kube ? alb_kube_server(c->kube) : "the cluster", &r, &d, err, sizeof(err))
+                      : read_config(c->o, &c->manifests, report_manifest_problem, &r, &d, err, sizeof(err));
     if (cfg && !r.endpoints_only && c->resolver && alb_translate_memo_external_names(c->memo))
         alb_resolver_want(c->resolver, alb_translate_memo_external_names(c->memo));
     alb_config_unref(r.serving);
@@ -344,6 +546,9 @@ static int load_and_publish(struct control *c)
         else
             alb_log_warn("%s", line);
     }
+    json_t *index = c->status && d.cnt ? index_objects(objects) : NULL;
+    if (index)
+        diags_to_events(c, &d, index);
     alb_diags_deinit(&d);
     if (cfg && !r.endpoints_only &&
         (alb_route_compile(cfg, err, sizeof(err)) < 0 || alb_tls_compile(cfg, err, sizeof(err)) < 0 ||
@@ -355,11 +560,30 @@ static int load_and_publish(struct control *c)
         c->refused++;
         alb_log_error("action=\"loading config\" refused, generation %llu keeps serving: %s",
                       (unsigned long long)alb_publisher_generation(&c->pub), err);
+        json_decref(index);
+        json_decref(objects);
         return -1;
     }
-    /* what is served now is what the manifests (and DNS) say */
+    /* what is served now is what the manifests (or the cluster, and DNS) say */
     c->manifests.changes = 0;
+    c->kube_changes = 0;
     c->dns_changed = false;
+    if (from_informers) {
+        if (!c->synced)
+            alb_log_info("cluster: every kind listed; serving what %s says", alb_kube_server(c->kube));
+        c->synced = true;
+        c->from_state = false;
+        if (c->status && !r.endpoints_only)
+            tell_cluster(c, objects, index, cfg);
+        if (c->o->state_dir) {
+            json_decref(c->state_objects);
+            c->state_objects = json_incref(objects);
+            if (!alb_timer_is_armed(&c->state_save) && alb_loop_arm(&c->loop, &c->state_save, STATE_SAVE_MS) < 0)
+                on_state_save(&c->state_save);
+        }
+    }
+    json_decref(index);
+    json_decref(objects);
     if (r.endpoints_only)
         c->endpoint_publishes++;
     c->last_build_seconds = now_seconds() - t0;
@@ -377,6 +601,8 @@ static int load_and_publish(struct control *c)
     return 0;
 }
 
+static int load_and_publish(struct control *c) { return publish_from(c, NULL); }
+
 static void on_ticket_keys(struct alb_timer *t)
 {
     struct control *c = (struct control *)((char *)t - offsetof(struct control, ticket_keys));
@@ -389,6 +615,19 @@ static void on_debounce(struct alb_timer *t)
 {
     struct control *c = (struct control *)((char *)t - offsetof(struct control, debounce));
     if (!c->stopping)
+        load_and_publish(c);
+}
+
+/* A change was seen: publish when none came for <quiet_ms>, or when the
+ * burst has lasted <max_ms>. */
+static void schedule_reload(struct control *c, uint64_t quiet_ms, uint64_t max_ms)
+{
+    uint64_t now = c->loop.now_ms;
+    if (!alb_timer_is_armed(&c->debounce))
+        c->burst_start_ms = now;
+    uint64_t waited = now - c->burst_start_ms;
+    uint64_t after = waited >= max_ms ? 0 : max_ms - waited < quiet_ms ? max_ms - waited : quiet_ms;
+    if (alb_loop_arm(&c->loop, &c->debounce, after) < 0)
         load_and_publish(c);
 }
 
@@ -409,17 +648,19 @@ static void on_inotify(struct alb_io *io, uint32_t events)
             p += sizeof(*ev) + ev->len;
         }
     }
-    if (!ours)
-        return;
-    uint64_t now = c->loop.now_ms;
-    if (!alb_timer_is_armed(&c->debounce))
-        c->burst_start_ms = now;
-    uint64_t waited = now - c->burst_start_ms;
-    uint64_t after = waited >= RELOAD_MAX_DELAY_MS ? 0
-                     : RELOAD_MAX_DELAY_MS - waited < RELOAD_QUIET_MS ? RELOAD_MAX_DELAY_MS - waited
-                                                                      : RELOAD_QUIET_MS;
-    if (alb_loop_arm(&c->loop, &c->debounce, after) < 0)
-        load_and_publish(c);
+    if (ours)
+        schedule_reload(c, RELOAD_QUIET_MS, RELOAD_MAX_DELAY_MS);
+}
+
+/* The informers' store changed: publish once the burst is over. */
+static void on_kube_event(struct alb_io *io, uint32_t events)
+{
+    struct control *c = (struct control *)((char *)io - offsetof(struct control, kube_ev));
+    (void)events;
+    uint64_t v;
+    ssize_t n = read(io->fd, &v, sizeof(v));
+    (void)n; /* the store is read when the timer fires */
+    schedule_reload(c, KUBE_QUIET_MS, KUBE_MAX_DELAY_MS);
 }
 
 static int watch_config(struct control *c)
@@ -449,6 +690,9 @@ static bool admin_is_ready(void *ctx)
 {
     struct control *c = ctx;
     if (c->stopping)
+        return false;
+    /* in a cluster: once every kind was listed, or the saved state serves */
+    if (c->o->cluster && !c->synced && !c->from_state)
         return false;
     for (unsigned i = 0; i < c->worker_cnt; i++)
         if (atomic_load_explicit(&c->workers[i].adopted_gen, memory_order_acquire) == 0)
@@ -492,6 +736,48 @@ static void admin_metrics(void *ctx, struct alb_sbuf *out)
                     "# HELP alb_workers Worker threads.\n# TYPE alb_workers gauge\nalb_workers %u\n",
                     (unsigned long long)alb_publisher_generation(&c->pub), (unsigned long long)c->publishes,
                     (unsigned long long)c->endpoint_publishes, (unsigned long long)c->refused, c->last_build_seconds, c->worker_cnt);
+    if (c->informers) {
+        struct alb_informer_stats st;
+        alb_informers_stats(c->informers, &st);
+        alb_sbuf_printf(out,
+                        "# HELP alb_kube_synced Whether every kind was listed from the API server.\n"
+                        "# TYPE alb_kube_synced gauge\nalb_kube_synced %d\n"
+                        "# HELP alb_kube_sync_age_seconds Since when a watch has not been streaming (0: all are).\n"
+                        "# TYPE alb_kube_sync_age_seconds gauge\nalb_kube_sync_age_seconds %.3f\n"
+                        "# HELP alb_kube_list_pages_total LIST pages read from the API server.\n"
+                        "# TYPE alb_kube_list_pages_total counter\nalb_kube_list_pages_total %llu\n"
+                        "# HELP alb_kube_relists_total Lists again because the API server forgot the version "
+                        "watched from (410 Gone).\n"
+                        "# TYPE alb_kube_relists_total counter\nalb_kube_relists_total %llu\n"
+                        "# HELP alb_kube_watch_restarts_total Watches that failed and were started again.\n"
+                        "# TYPE alb_kube_watch_restarts_total counter\nalb_kube_watch_restarts_total %llu\n"
+                        "# HELP alb_kube_watch_events_total Watch events applied.\n"
+                        "# TYPE alb_kube_watch_events_total counter\nalb_kube_watch_events_total %llu\n"
+                        "# HELP alb_kube_serving_saved_state Whether the version serving came from --state-dir.\n"
+                        "# TYPE alb_kube_serving_saved_state gauge\nalb_kube_serving_saved_state %d\n",
+                        st.synced, st.sync_age_s, (unsigned long long)st.lists, (unsigned long long)st.relists,
+                        (unsigned long long)st.watch_restarts, (unsigned long long)st.events, c->from_state);
+    }
+    if (c->status) {
+        struct alb_status_stats st;
+        alb_status_stats(c->status, &st);
+        alb_sbuf_printf(out,
+                        "# HELP alb_leader Whether this replica holds the leader Lease.\n"
+                        "# TYPE alb_leader gauge\nalb_leader %d\n"
+                        "# HELP alb_leader_acquired_total Times this replica became the leader.\n"
+                        "# TYPE alb_leader_acquired_total counter\nalb_leader_acquired_total %llu\n"
+                        "# HELP alb_status_writes_total Status subresource writes that succeeded.\n"
+                        "# TYPE alb_status_writes_total counter\nalb_status_writes_total %llu\n"
+                        "# HELP alb_status_write_failures_total Status subresource writes that failed.\n"
+                        "# TYPE alb_status_write_failures_total counter\nalb_status_write_failures_total %llu\n"
+                        "# HELP alb_events_posted_total Events posted.\n"
+                        "# TYPE alb_events_posted_total counter\nalb_events_posted_total %llu\n"
+                        "# HELP alb_events_dropped_total Events dropped by the rate limit.\n"
+                        "# TYPE alb_events_dropped_total counter\nalb_events_dropped_total %llu\n",
+                        st.leader, (unsigned long long)st.leader_acquired, (unsigned long long)st.status_writes,
+                        (unsigned long long)st.status_failures, (unsigned long long)st.events_posted,
+                        (unsigned long long)st.events_dropped);
+    }
     alb_sbuf_printf(out, "# HELP alb_worker_config_generation Generation each worker has adopted.\n"
                          "# TYPE alb_worker_config_generation gauge\n");
     for (unsigned i = 0; i < c->worker_cnt; i++)
@@ -591,6 +877,82 @@ static int cmd_check(const struct options *o, bool print)
     return rejected ? 1 : 0;
 }
 
+/* This replica's name, as Lease holder and event source. */
+static void replica_identity(char *out, size_t len)
+{
+    const char *pod = getenv("POD_NAME");
+    if (pod && pod[0]) {
+        snprintf(out, len, "%s", pod);
+        return;
+    }
+    char host[256] = "alb";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(out, len, "%.200s_%d", host, (int)getpid());
+}
+
+/* start_cluster() : the API client; the saved state served at once when
+ * there is one (else nothing until every kind is listed); then the
+ * informers and the status writer. Returns 0, or -1 after printing why. */
+static int start_cluster(struct control *c)
+{
+    const struct options *o = c->o;
+    char err[1024];
+    c->kube = o->kubeconfig ? alb_kube_from_kubeconfig(o->kubeconfig, err, sizeof(err))
+                            : alb_kube_in_cluster(ALB_KUBE_SA_DIR, err, sizeof(err));
+    if (!c->kube) {
+        fprintf(stderr, "alb: %s\n", err);
+        return -1;
+    }
+    json_t *saved = o->state_dir ? alb_state_load(o->state_dir, err, sizeof(err)) : NULL;
+    if (!saved && err[0] && o->state_dir)
+        alb_log_warn("action=\"reading the saved state\" %s; starting without it", err);
+    if (saved && publish_from(c, saved) == 0) {
+        c->from_state = true;
+        alb_log_info("cluster: serving the state saved in %s until the API server is listed", o->state_dir);
+    }
+    json_decref(saved);
+    if (!c->from_state) {
+        json_t *none = json_array();
+        int rc = publish_from(c, none); /* nothing served until every kind is listed */
+        json_decref(none);
+        if (rc < 0)
+            return -1;
+    }
+    struct alb_informer_opts io = {o->watch_namespace, o->configmap, 0};
+    c->informers = alb_informers_start(c->kube, &io);
+    c->kube_ev.fd = c->informers ? alb_informers_fd(c->informers) : -1;
+    c->kube_ev.fn = on_kube_event;
+    if (!c->informers || alb_loop_add(&c->loop, &c->kube_ev, EPOLLIN) < 0) {
+        fprintf(stderr, "alb: cannot start the informer threads\n");
+        return -1;
+    }
+    char identity[256];
+    replica_identity(identity, sizeof(identity));
+    const char *pod_ns = getenv("POD_NAMESPACE");
+    struct alb_status_opts so = {o->publish_service, o->publish_address, pod_ns && pod_ns[0] ? pod_ns : "default",
+                                 o->election_id, identity};
+    c->status = alb_status_start(c->kube, &so);
+    if (!c->status) {
+        fprintf(stderr, "alb: cannot start the status thread\n");
+        return -1;
+    }
+    alb_log_info("cluster: watching %s%s%s as %s", alb_kube_server(c->kube),
+                 o->watch_namespace ? ", namespace " : "", o->watch_namespace ? o->watch_namespace : "", identity);
+    return 0;
+}
+
+static void stop_cluster(struct control *c)
+{
+    alb_status_stop(c->status);
+    c->status = NULL;
+    alb_informers_stop(c->informers);
+    c->informers = NULL;
+    if (alb_timer_is_armed(&c->state_save)) {
+        alb_loop_disarm(&c->loop, &c->state_save);
+        on_state_save(&c->state_save); /* the latest objects, saved */
+    }
+}
+
 static int cmd_serve(const struct options *o)
 {
     char err[1024];
@@ -611,14 +973,14 @@ static int cmd_serve(const struct options *o)
     struct control *c = &ctl;
     c->o = o;
     int access_fd = -1;
-    c->sig.fd = c->ino.fd = c->admin.io.fd = -1;
+    c->sig.fd = c->ino.fd = c->admin.io.fd = c->kube_ev.fd = -1;
     int rc = 1;
     unsigned ready = 0, started = 0;
     if (alb_publisher_init(&c->pub) < 0) {
         fprintf(stderr, "alb: eventfd: %s\n", strerror(errno));
         goto out_pub;
     }
-    if (o->manifests_dir && (!(c->memo = alb_translate_memo_new()) || !(c->resolved = json_object()))) {
+    if ((o->manifests_dir || o->cluster) && (!(c->memo = alb_translate_memo_new()) || !(c->resolved = json_object()))) {
         fprintf(stderr, "alb: out of memory\n");
         goto out_pub;
     }
@@ -627,6 +989,7 @@ static int cmd_serve(const struct options *o)
         goto out_pub;
     }
     alb_timer_init(&c->debounce, on_debounce);
+    alb_timer_init(&c->state_save, on_state_save);
     alb_timer_init(&c->ticket_keys, on_ticket_keys);
     if (alb_tls_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "alb: TLS: %s\n", err);
@@ -641,7 +1004,7 @@ static int cmd_serve(const struct options *o)
         fprintf(stderr, "alb: cannot start the reaper thread: %s\n", strerror(-reaper));
         goto out_loop;
     }
-    if (o->manifests_dir) {
+    if (o->manifests_dir || o->cluster) {
         c->resolver = alb_resolver_start(ALB_RESOLVE_REFRESH_MS);
         c->dns.fd = c->resolver ? alb_resolver_fd(c->resolver) : -1;
         c->dns.fn = on_dns;
@@ -650,8 +1013,12 @@ static int cmd_serve(const struct options *o)
             goto out_loop;
         }
     }
-    if (load_and_publish(c) < 0)
+    if (o->cluster) {
+        if (start_cluster(c) < 0)
+            goto out_loop; /* the reason was printed */
+    } else if (load_and_publish(c) < 0) {
         goto out_loop; /* the reason was logged */
+    }
     c->workers = calloc(o->workers, sizeof(*c->workers));
     if (!c->workers) {
         fprintf(stderr, "alb: out of memory\n");
@@ -698,7 +1065,7 @@ static int cmd_serve(const struct options *o)
         fprintf(stderr, "alb: signalfd: %s\n", strerror(errno));
         goto out_workers;
     }
-    if (watch_config(c) < 0)
+    if (!o->cluster && watch_config(c) < 0)
         alb_log_warn("action=\"watching %s\": %s; changes apply on SIGHUP only", c->config_dir, strerror(errno));
     for (; started < ready; started++) {
         if (alb_worker_start(&c->workers[started]) < 0) {
@@ -714,6 +1081,7 @@ static int cmd_serve(const struct options *o)
     }
     rc = 0;
 out_stop:
+    stop_cluster(c); /* the Lease first, so that another replica takes over at once */
     for (unsigned i = 0; i < started; i++)
         alb_worker_request_stop(&c->workers[i]);
     for (unsigned i = 0; i < started; i++)
@@ -732,6 +1100,10 @@ out_workers:
 out_loop:
     alb_loop_deinit(&c->loop);
 out_pub:
+    stop_cluster(c);
+    alb_kube_free(c->kube);
+    json_decref(c->served);
+    json_decref(c->state_objects);
     alb_publisher_deinit(&c->pub);
     alb_manifests_deinit(&c->manifests);
     alb_resolver_stop(c->resolver);
@@ -771,6 +1143,10 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
+    if (strcmp(cmd, "serve") != 0 && o.cluster) {
+        fprintf(stderr, "alb: %s reads --manifests DIR or --config FILE, not a cluster\n", cmd);
+        return 2;
+    }
     if (strcmp(cmd, "translate") == 0 && !o.manifests_dir) {
         fprintf(stderr, "alb: translate needs --manifests DIR\n");
         return 2;

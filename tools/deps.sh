@@ -4,8 +4,8 @@
 # Runs apt-get update before installing, non-interactively, as CI does.
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config libjansson-dev libpcre2-dev libyaml-dev zlib1g-dev libssl-dev libnghttp2-dev python3)
-test_pkgs=(clang libclang-rt-14-dev curl python3 python3-pytest python3-websockets python3-h2 python3-grpcio nghttp2-client)
+build_pkgs=(gcc make pkg-config libjansson-dev libpcre2-dev libyaml-dev zlib1g-dev libssl-dev libnghttp2-dev libcurl4-openssl-dev python3)
+test_pkgs=(clang libclang-rt-14-dev curl python3 python3-pytest python3-websockets python3-h2 python3-grpcio python3-yaml nghttp2-client)
 bench_pkgs=(wrk nghttp2-client nginx-light haproxy strace)
 
 case "${1:-}" in

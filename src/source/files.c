@@ -111,7 +111,7 @@ static json_t *objects_of(json_t *docs, char *err, size_t err_len)
     return out;
 }
 
-static unsigned change_of(json_t *o)
+unsigned alb_manifest_change_of(json_t *o)
 {
     const char *kind = json_string_value(json_object_get(o, "kind"));
     return kind && (!strcmp(kind, "EndpointSlice") || !strcmp(kind, "Endpoints")) ? ALB_MANIFEST_CHANGED_ENDPOINTS
@@ -140,7 +140,7 @@ static unsigned changes_between(json_t *old, json_t *now)
         json_t *o = json_array_get(old, i);
         identity_of(o, id, sizeof(id));
         if (!by_id || json_object_get(by_id, id))
-            bits |= change_of(o);
+            bits |= alb_manifest_change_of(o);
         else
             json_object_set(by_id, id, o);
     }
@@ -149,7 +149,7 @@ static unsigned changes_between(json_t *old, json_t *now)
         identity_of(o, id, sizeof(id));
         json_t *was = by_id ? json_object_get(by_id, id) : NULL;
         if (!was || !json_equal(was, o))
-            bits |= change_of(o) | (was ? change_of(was) : 0);
+            bits |= alb_manifest_change_of(o) | (was ? alb_manifest_change_of(was) : 0);
         if (was)
             json_object_del(by_id, id);
         else if (by_id)
@@ -160,7 +160,7 @@ static unsigned changes_between(json_t *old, json_t *now)
     json_object_foreach(by_id, key, o)
     {
         if (!json_is_null(o))
-            bits |= change_of(o); /* removed */
+            bits |= alb_manifest_change_of(o); /* removed */
     }
     json_decref(by_id);
     return bits;

@@ -30,6 +30,10 @@ struct alb_manifest_file {
 #define ALB_MANIFEST_CHANGED_ENDPOINTS 1u /* EndpointSlice or Endpoints objects */
 #define ALB_MANIFEST_CHANGED_OTHER 2u     /* objects of any other kind */
 
+/* alb_manifest_change_of() : the ALB_MANIFEST_CHANGED_* bit a change of
+ * object <o> makes. */
+unsigned alb_manifest_change_of(json_t *o);
+
 struct alb_manifests {
     struct alb_manifest_file *files; /* owned, sorted by name */
     size_t cnt;

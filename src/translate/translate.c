@@ -1584,6 +1584,19 @@ struct alb_translate_memo {
     struct cert_store *certs; /* Secrets with TLS pairs, checked */
 };
 
+json_t *alb_translate_memo_served(const struct alb_translate_memo *m)
+{
+    json_t *out = json_object();
+    char key[600];
+    for (size_t i = 0; m && i < m->cnt; i++) {
+        if (!m->v[i].on || !m->v[i].sets[0])
+            continue;
+        snprintf(key, sizeof(key), "%s/%s", m->v[i].ns, m->v[i].name);
+        json_object_set_new(out, key, json_true());
+    }
+    return out;
+}
+
 struct alb_translate_memo *alb_translate_memo_new(void)
 {
     struct alb_translate_memo *m = calloc(1, sizeof(*m));

@@ -64,6 +64,11 @@ json_t *alb_translate_memo_sources(const struct alb_translate_memo *m);
  * the first): what to keep resolved. */
 json_t *alb_translate_memo_external_names(const struct alb_translate_memo *m);
 
+/* alb_translate_memo_served() : the Ingresses the last alb_translate()
+ * put on at least one listener, as an object "namespace/name" -> true.
+ * One new reference. */
+json_t *alb_translate_memo_served(const struct alb_translate_memo *m);
+
 /* alb_translate() : the snapshot <objects> (an array) describe, built with
  * the same strict loader as a config file (routes not compiled yet);
  * diagnostics are appended to <d>. <memo> may be NULL. With a memo, objects

@@ -37,9 +37,13 @@ class Alb:
     """ALB serving <config> (a dict, written to a file), or, with
     <manifests> (a folder), in standalone mode on that folder."""
 
-    def __init__(self, tmp_path, config=None, binary=ALB_BIN, workers=2, extra_args=(), manifests=None, port=None):
+    def __init__(self, tmp_path, config=None, binary=ALB_BIN, workers=2, extra_args=(), manifests=None, port=None,
+                 kubeconfig=None, env=None, ready=True):
         self.admin_port = free_port()
-        if manifests is None:
+        if kubeconfig is not None:
+            self.port = port
+            source = ["--kubeconfig", str(kubeconfig), "--listen-address", "127.0.0.1"]
+        elif manifests is None:
             self.port = config["listeners"][0]["port"]
             self.config_path = tmp_path / "alb.json"
             self.config_path.write_text(json.dumps(config))
@@ -47,15 +51,16 @@ class Alb:
         else:
             self.port = port
             source = ["--manifests", str(manifests), "--listen-address", "127.0.0.1"]
-        self.log_path = tmp_path / "alb.log"
+        self.log_path = tmp_path / f"alb-{self.admin_port}.log"
         self.log = open(self.log_path, "w+")
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.proc = subprocess.Popen([binary, "serve", *source, "--workers", str(workers),
                                       "--drain-timeout-ms", "5000", "--admin", f"127.0.0.1:{self.admin_port}",
                                       *extra_args],
                                      stdout=self.log, stderr=self.log, env=env)
-        self.wait_ready()
+        if ready:
+            self.wait_ready()
 
     def write_config(self, cfg):
         """Replaces the config file atomically, as editors and kubectl do."""

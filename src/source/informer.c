@@ -1,0 +1,464 @@
+/* source/informer.c : see informer.h. */
+#include "source/informer.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "source/files.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE_SIZE 500
+#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MAX_MS 30000u
+#define DEFAULT_WATCH_TIMEOUT_S 300u
+
+struct kind_def {
+    const char *kind, *api_version;
+    const char *prefix; /* the group version's path */
+    const char *plural;
+    bool namespaced;
+};
+
+enum { K_INGRESS, K_CLASS, K_SERVICE, K_SLICE, K_SECRET, K_CONFIGMAP, K_ALBCONFIG, K_COUNT };
+
+static const struct kind_def kinds[K_COUNT] = {
+    {"Ingress", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "ingresses", true},
+    {"IngressClass", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", "ingressclasses", false},
+    {"Service", "v1", "/api/v1", "services", true},
+    {"EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1", "endpointslices", true},
+    {"Secret", "v1", "/api/v1", "secrets", true},
+    {"ConfigMap", "v1", "/api/v1", "configmaps", true},
+    {"AlbConfig", "alibabacloud.com/v1", "/apis/alibabacloud.com/v1", "albconfigs", false},
+};
+
+struct kind_state {
+    struct alb_informers *inf;
+    const struct kind_def *def;
+    char collection[512]; /* the path listed and watched */
+    char selector[700];   /* "&fieldSelector=..." or "" */
+    char ns[256];         /* the one namespace watched; "": all */
+    pthread_t thread;
+    bool started;
+    bool disabled;        /* nothing to watch (no ConfigMap named) */
+    /* under inf->lock */
+    json_t *objects;      /* "namespace/name" -> object */
+    bool listed;
+    bool streaming;       /* a watch is open */
+    double lost_at;       /* when it last stopped streaming (monotonic seconds) */
+    /* the thread's own */
+    char rv[64];          /* the version seen last */
+    bool relist;          /* the server forgot <rv> */
+    unsigned seed;
+};
+
+struct alb_informers {
+    struct alb_kube *k;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    atomic_bool stop;
+    int fd;
+    unsigned watch_timeout_s;
+    /* under lock */
+    unsigned changes;
+    uint64_t lists, relists, watch_restarts, events;
+    struct kind_state ks[K_COUNT];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void notify(struct alb_informers *inf) { alb_eventfd_ring(inf->fd); }
+
+/* Sleeps <ms>, or until stopped. */
+static void pause_ms(struct alb_informers *inf, unsigned ms)
+{
+    struct timespec until = alb_clock_deadline(ms);
+    pthread_mutex_lock(&inf->lock);
+    while (!atomic_load(&inf->stop) && pthread_cond_timedwait(&inf->cond, &inf->lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&inf->lock);
+}
+
+/* The next backoff after <prev> ms, and the wait it means (±25% jitter). */
+static unsigned backoff(struct kind_state *ks, unsigned *prev)
+{
+    unsigned next = *prev ? *prev * 2 : BACKOFF_MIN_MS;
+    if (next > BACKOFF_MAX_MS)
+        next = BACKOFF_MAX_MS;
+    *prev = next;
+    return next * 3 / 4 + (unsigned)rand_r(&ks->seed) % (next / 2 + 1);
+}
+
+/* An object as the store keeps it: with its kind (list items come without),
+ * without managedFields (large, and nothing here reads them). */
+static void prepare(struct kind_state *ks, json_t *o)
+{
+    if (!json_object_get(o, "kind"))
+        json_object_set_new(o, "kind", json_string(ks->def->kind));
+    if (!json_object_get(o, "apiVersion"))
+        json_object_set_new(o, "apiVersion", json_string(ks->def->api_version));
+    json_object_del(json_object_get(o, "metadata"), "managedFields");
+}
+
+static bool key_of(json_t *o, char *out, size_t len)
+{
+    json_t *md = json_object_get(o, "metadata");
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    if (!name)
+        return false;
+    snprintf(out, len, "%s/%s", ns ? ns : "", name);
+    return true;
+}
+
+static const char *rv_of(json_t *o)
+{
+    return json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+}
+
+static bool same_version(json_t *a, json_t *b)
+{
+    const char *ra = rv_of(a), *rb = rv_of(b);
+    return ra && rb && !strcmp(ra, rb);
+}
+
+static void set_streaming(struct kind_state *ks, bool on)
+{
+    pthread_mutex_lock(&ks->inf->lock);
+    if (ks->streaming && !on)
+        ks->lost_at = now_s();
+    ks->streaming = on;
+    pthread_mutex_unlock(&ks->inf->lock);
+}
+
+/* ---- LIST ------------------------------------------------------------------------ */
+
+/* Lists the kind page by page and puts the result in the store, applying
+ * the difference. Returns 0, or -1 (logged by the caller through err[]). */
+static int list_kind(struct kind_state *ks, char *err, size_t err_len)
+{
+    struct alb_informers *inf = ks->inf;
+    json_t *fresh = json_object();
+    char cont[2048] = "", path[4096], esc[1536];
+    bool missing = false;
+    for (;;) {
+        if (cont[0] && !alb_kube_escape(cont, esc, sizeof(esc))) {
+            snprintf(err, err_len, "the continue token is too long");
+            json_decref(fresh);
+            return -1;
+        }
+        snprintf(path, sizeof(path), "%s?limit=%d%s%s%s", ks->collection, PAGE_SIZE, cont[0] ? "&continue=" : "",
+                 cont[0] ? esc : "", ks->selector);
+        json_t *page = NULL;
+        int status = alb_kube_call(inf->k, "GET", path, NULL, NULL, &page, &inf->stop, err, err_len);
+        if (status == 404 && !cont[0]) {
+            missing = true; /* the resource does not exist here (a CRD not installed) */
+            json_decref(page);
+            break;
+        }
+        if (status == 410 && cont[0]) {
+            /* the snapshot paged through expired: start again */
+            json_decref(page);
+            json_object_clear(fresh);
+            cont[0] = '\0';
+            continue;
+        }
+        if (status != 200 || !json_is_array(json_object_get(page, "items"))) {
+            if (status == 200)
+                snprintf(err, err_len, "GET %.500s: the answer has no items", path);
+            json_decref(page);
+            json_decref(fresh);
+            return -1;
+        }
+        json_t *items = json_object_get(page, "items"), *o;
+        size_t i;
+        char key[600];
+        json_array_foreach(items, i, o)
+        {
+            if (!json_is_object(o) || !key_of(o, key, sizeof(key)))
+                continue;
+            prepare(ks, o);
+            json_object_set(fresh, key, o);
+        }
+        json_t *md = json_object_get(page, "metadata");
+        const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+        const char *next = json_string_value(json_object_get(md, "continue"));
+        snprintf(ks->rv, sizeof(ks->rv), "%s", rv ? rv : "");
+        snprintf(cont, sizeof(cont), "%s", next ? next : "");
+        json_decref(page);
+        pthread_mutex_lock(&inf->lock);
+        inf->lists++;
+        pthread_mutex_unlock(&inf->lock);
+        if (!cont[0])
+            break;
+    }
+    /* the difference */
+    unsigned bits = 0;
+    const char *key;
+    json_t *o;
+    pthread_mutex_lock(&inf->lock);
+    json_object_foreach(ks->objects, key, o)
+    {
+        json_t *now = json_object_get(fresh, key);
+        if (!now || !same_version(now, o))
+            bits |= alb_manifest_change_of(o);
+    }
+    json_object_foreach(fresh, key, o)
+    {
+        if (!json_object_get(ks->objects, key))
+            bits |= alb_manifest_change_of(o);
+    }
+    json_decref(ks->objects);
+    ks->objects = fresh;
+    bool first = !ks->listed;
+    ks->listed = true;
+    inf->changes |= bits;
+    pthread_mutex_unlock(&inf->lock);
+    if (bits || first)
+        notify(inf);
+    return missing ? 1 : 0;
+}
+
+/* ---- WATCH ------------------------------------------------------------------------ */
+
+static bool on_event(void *ctx, json_t *ev)
+{
+    struct kind_state *ks = ctx;
+    struct alb_informers *inf = ks->inf;
+    if (!ev) {
+        set_streaming(ks, true);
+        return true;
+    }
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *o = json_object_get(ev, "object");
+    if (!type || !json_is_object(o))
+        return false;
+    if (!strcmp(type, "ERROR")) {
+        json_int_t code = json_integer_value(json_object_get(o, "code"));
+        if (code == 410)
+            ks->relist = true;
+        return false;
+    }
+    const char *rv = rv_of(o);
+    if (rv)
+        snprintf(ks->rv, sizeof(ks->rv), "%s", rv);
+    if (!strcmp(type, "BOOKMARK"))
+        return true;
+    char key[600];
+    if (!key_of(o, key, sizeof(key)))
+        return true;
+    prepare(ks, o);
+    pthread_mutex_lock(&inf->lock);
+    json_t *was = json_object_get(ks->objects, key);
+    unsigned bits = 0;
+    if (!strcmp(type, "DELETED")) {
+        if (was) {
+            bits = alb_manifest_change_of(was);
+            json_object_del(ks->objects, key);
+        }
+    } else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
+        if (!was || !same_version(was, o)) {
+            bits = alb_manifest_change_of(o);
+            json_object_set(ks->objects, key, o);
+        }
+    }
+    inf->events++;
+    inf->changes |= bits;
+    pthread_mutex_unlock(&inf->lock);
+    if (bits)
+        notify(inf);
+    return true;
+}
+
+static void *kind_thread(void *p)
+{
+    struct kind_state *ks = p;
+    struct alb_informers *inf = ks->inf;
+    unsigned prev_backoff = 0;
+    bool need_list = true;
+    char err[1024], path[4096];
+    while (!atomic_load(&inf->stop)) {
+        if (need_list) {
+            int rc = list_kind(ks, err, sizeof(err));
+            if (rc < 0) {
+                if (!atomic_load(&inf->stop)) {
+                    alb_log_warn("action=\"listing %s\" %s", ks->def->plural, err);
+                    pause_ms(inf, backoff(ks, &prev_backoff));
+                }
+                continue;
+            }
+            if (rc == 1) {
+                /* not served by this API server: ask again later */
+                set_streaming(ks, true);
+                pause_ms(inf, BACKOFF_MAX_MS);
+                continue;
+            }
+            need_list = false;
+        }
+        unsigned timeout = inf->watch_timeout_s + (unsigned)rand_r(&ks->seed) % (inf->watch_timeout_s / 4 + 1);
+        snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u%s",
+                 ks->collection, ks->rv, timeout, ks->selector);
+        ks->relist = false;
+        json_t *status = NULL;
+        int rc = alb_kube_watch(inf->k, path, on_event, ks, &status, &inf->stop, err, sizeof(err));
+        bool gone = ks->relist || rc == 410 || json_integer_value(json_object_get(status, "code")) == 410;
+        json_decref(status);
+        if (atomic_load(&inf->stop))
+            break;
+        if (gone) {
+            /* the server forgot the version: list again and apply the difference */
+            pthread_mutex_lock(&inf->lock);
+            inf->relists++;
+            pthread_mutex_unlock(&inf->lock);
+            need_list = true;
+            prev_backoff = 0;
+            continue;
+        }
+        if (rc >= 200 && rc < 300) {
+            prev_backoff = 0; /* the server ended the watch on time: watch on */
+            continue;
+        }
+        set_streaming(ks, false);
+        pthread_mutex_lock(&inf->lock);
+        inf->watch_restarts++;
+        pthread_mutex_unlock(&inf->lock);
+        alb_log_warn("action=\"watching %s\" %s", ks->def->plural, err);
+        pause_ms(inf, backoff(ks, &prev_backoff));
+    }
+    return NULL;
+}
+
+/* ---- the informers ------------------------------------------------------------------ */
+
+struct alb_informers *alb_informers_start(struct alb_kube *k, const struct alb_informer_opts *o)
+{
+    struct alb_informers *inf = calloc(1, sizeof(*inf));
+    if (!inf)
+        return NULL;
+    inf->k = k;
+    inf->watch_timeout_s = o->watch_timeout_s ? o->watch_timeout_s : DEFAULT_WATCH_TIMEOUT_S;
+    inf->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&inf->lock, NULL);
+    alb_clock_cond_init(&inf->cond);
+    const char *wns = o->watch_namespace && o->watch_namespace[0] ? o->watch_namespace : NULL;
+    double t0 = now_s();
+    for (int i = 0; i < K_COUNT; i++) {
+        struct kind_state *ks = &inf->ks[i];
+        ks->inf = inf;
+        ks->def = &kinds[i];
+        ks->objects = json_object();
+        ks->lost_at = t0;
+        ks->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(i * 7919);
+        const char *ns = ks->def->namespaced ? wns : NULL;
+        char value[600];
+        if (i == K_SECRET) {
+            alb_kube_escape("type=kubernetes.io/tls", value, sizeof(value));
+            snprintf(ks->selector, sizeof(ks->selector), "&fieldSelector=%s", value);
+        } else if (i == K_CONFIGMAP) {
+            const char *slash = o->configmap ? strchr(o->configmap, '/') : NULL;
+            char fs[400];
+            if (!slash) {
+                ks->disabled = true;
+            } else {
+                snprintf(fs, sizeof(fs), "metadata.name=%s", slash + 1);
+                alb_kube_escape(fs, value, sizeof(value));
+                snprintf(ks->selector, sizeof(ks->selector), "&fieldSelector=%s", value);
+                snprintf(ks->ns, sizeof(ks->ns), "%.*s", (int)(slash - o->configmap), o->configmap);
+                ns = ks->ns;
+            }
+        }
+        if (ns)
+            snprintf(ks->collection, sizeof(ks->collection), "%s/namespaces/%s/%s", ks->def->prefix, ns,
+                     ks->def->plural);
+        else
+            snprintf(ks->collection, sizeof(ks->collection), "%s/%s", ks->def->prefix, ks->def->plural);
+        if (ks->disabled) {
+            ks->listed = ks->streaming = true;
+        }
+    }
+    if (inf->fd == -1) {
+        alb_informers_stop(inf);
+        return NULL;
+    }
+    for (int i = 0; i < K_COUNT; i++) {
+        struct kind_state *ks = &inf->ks[i];
+        if (ks->disabled)
+            continue;
+        if (pthread_create(&ks->thread, NULL, kind_thread, ks) != 0) {
+            alb_informers_stop(inf);
+            return NULL;
+        }
+        ks->started = true;
+    }
+    return inf;
+}
+
+void alb_informers_stop(struct alb_informers *inf)
+{
+    if (!inf)
+        return;
+    pthread_mutex_lock(&inf->lock);
+    atomic_store(&inf->stop, true);
+    pthread_cond_broadcast(&inf->cond);
+    pthread_mutex_unlock(&inf->lock);
+    for (int i = 0; i < K_COUNT; i++) {
+        if (inf->ks[i].started)
+            pthread_join(inf->ks[i].thread, NULL);
+        json_decref(inf->ks[i].objects);
+    }
+    if (inf->fd != -1)
+        close(inf->fd);
+    pthread_cond_destroy(&inf->cond);
+    pthread_mutex_destroy(&inf->lock);
+    free(inf);
+}
+
+int alb_informers_fd(const struct alb_informers *inf) { return inf->fd; }
+
+json_t *alb_informers_objects(struct alb_informers *inf, unsigned *changes)
+{
+    uint64_t v;
+    ssize_t n = read(inf->fd, &v, sizeof(v));
+    (void)n; /* empty: nothing was pending */
+    json_t *all = json_array();
+    pthread_mutex_lock(&inf->lock);
+    for (int i = 0; i < K_COUNT; i++) {
+        const char *key;
+        json_t *o;
+        json_object_foreach(inf->ks[i].objects, key, o)
+        {
+            json_array_append(all, o);
+        }
+    }
+    *changes = inf->changes;
+    inf->changes = 0;
+    pthread_mutex_unlock(&inf->lock);
+    return all;
+}
+
+void alb_informers_stats(struct alb_informers *inf, struct alb_informer_stats *out)
+{
+    double now = now_s();
+    pthread_mutex_lock(&inf->lock);
+    *out = (struct alb_informer_stats){.synced = true, .lists = inf->lists, .relists = inf->relists,
+                                       .watch_restarts = inf->watch_restarts, .events = inf->events};
+    for (int i = 0; i < K_COUNT; i++) {
+        struct kind_state *ks = &inf->ks[i];
+        out->synced &= ks->listed;
+        if (!ks->streaming && now - ks->lost_at > out->sync_age_s)
+            out->sync_age_s = now - ks->lost_at;
+    }
+    pthread_mutex_unlock(&inf->lock);
+}
