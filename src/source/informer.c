@@ -56,6 +56,8 @@ struct kind_state {
     /* the thread's own */
     char rv[64];          /* the version seen last */
     bool relist;          /* the server forgot <rv> */
+    bool failed;          /* the watch ended on an error event or a malformed one */
+    uint64_t seen;        /* events of the current watch */
     unsigned seed;
 };
 
@@ -243,12 +245,17 @@ static bool on_event(void *ctx, json_t *ev)
     }
     const char *type = json_string_value(json_object_get(ev, "type"));
     json_t *o = json_object_get(ev, "object");
-    if (!type || !json_is_object(o))
+    ks->seen++;
+    if (!type || !json_is_object(o)) {
+        ks->failed = true;
         return false;
+    }
     if (!strcmp(type, "ERROR")) {
         json_int_t code = json_integer_value(json_object_get(o, "code"));
         if (code == 410)
             ks->relist = true;
+        else
+            ks->failed = true;
         return false;
     }
     const char *rv = rv_of(o);
@@ -310,8 +317,10 @@ static void *kind_thread(void *p)
         unsigned timeout = inf->watch_timeout_s + (unsigned)rand_r(&ks->seed) % (inf->watch_timeout_s / 4 + 1);
         snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%u%s",
                  ks->collection, ks->rv, timeout, ks->selector);
-        ks->relist = false;
+        ks->relist = ks->failed = false;
+        ks->seen = 0;
         json_t *status = NULL;
+        double started = now_s();
         int rc = alb_kube_watch(inf->k, path, on_event, ks, &status, &inf->stop, err, sizeof(err));
         bool gone = ks->relist || rc == 410 || json_integer_value(json_object_get(status, "code")) == 410;
         json_decref(status);
@@ -326,10 +335,16 @@ static void *kind_thread(void *p)
             prev_backoff = 0;
             continue;
         }
-        if (rc >= 200 && rc < 300) {
-            prev_backoff = 0; /* the server ended the watch on time: watch on */
+        /* The server ended the watch (its timeout): watch on at once. One
+         * that ends at once without a word, or on an error event, is a
+         * failure like any other: backing off keeps a sick server from
+         * being asked in a tight loop. */
+        if (rc >= 200 && rc < 300 && !ks->failed && (ks->seen > 0 || now_s() - started >= 1.0)) {
+            prev_backoff = 0;
             continue;
         }
+        if (rc >= 200 && rc < 300)
+            snprintf(err, sizeof(err), "the watch ended %s", ks->failed ? "on an error event" : "at once");
         set_streaming(ks, false);
         pthread_mutex_lock(&inf->lock);
         inf->watch_restarts++;

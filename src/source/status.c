@@ -169,11 +169,13 @@ static void write_ingresses(struct alb_status *s, json_t *addrs, double now)
         json_t *patch = json_pack("{s:{s:O}}", "loadBalancer", "ingress", want);
         char wkey[700];
         snprintf(wkey, sizeof(wkey), "Ingress/%s", key);
-        if (!same && patch && !just_written(s, wkey, patch, now)) {
-            const char *slash = strchr(key, '/');
-            char path[1200];
-            snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%.*s/ingresses/%s/status",
-                     (int)(slash - key), key, slash + 1);
+        const char *slash = strchr(key, '/');
+        char ns[256], name[256], ens[800], ename[800], path[1800];
+        snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+        snprintf(name, sizeof(name), "%s", slash + 1);
+        if (!same && patch && !just_written(s, wkey, patch, now) && alb_kube_escape(ns, ens, sizeof(ens)) &&
+            alb_kube_escape(name, ename, sizeof(ename))) {
+            snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status", ens, ename);
             patch_status(s, wkey, path, patch, now);
         }
         json_decref(patch);
@@ -199,9 +201,10 @@ static void write_albconfigs(struct alb_status *s, json_t *addrs, double now)
         json_t *patch = json_pack("{s:O}", "loadBalancer", want);
         char wkey[700];
         snprintf(wkey, sizeof(wkey), "AlbConfig/%s", name);
-        if (want && patch && !json_equal(want, current ? current : json_null()) && !just_written(s, wkey, patch, now)) {
-            char path[1000];
-            snprintf(path, sizeof(path), "/apis/alibabacloud.com/v1/albconfigs/%s/status", name);
+        char ename[800], path[1000];
+        if (want && patch && !json_equal(want, current ? current : json_null()) && !just_written(s, wkey, patch, now) &&
+            alb_kube_escape(name, ename, sizeof(ename))) {
+            snprintf(path, sizeof(path), "/apis/alibabacloud.com/v1/albconfigs/%s/status", ename);
             patch_status(s, wkey, path, patch, now);
         }
         json_decref(patch);
@@ -234,12 +237,15 @@ static void post_events(struct alb_status *s, json_t *events, double now)
             continue;
         }
         s->tokens -= 1.0;
-        char path[600], err[1024], ts[64];
+        char path[1000], err[1024], ts[64];
         alb_micro_time(ts, sizeof(ts), false);
         json_object_set_new(ev, "firstTimestamp", json_string(ts));
         json_object_set_new(ev, "lastTimestamp", json_string(ts));
         const char *ns = json_string_value(json_object_get(json_object_get(ev, "metadata"), "namespace"));
-        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+        char ens[800];
+        if (!alb_kube_escape(ns ? ns : "default", ens, sizeof(ens)))
+            continue;
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
         json_t *out = NULL;
         int rc = alb_kube_call(s->k, "POST", path, ev, NULL, &out, &s->stop, err, sizeof(err));
         json_decref(out);
@@ -396,7 +402,15 @@ void alb_status_set_albconfigs(struct alb_status *s, json_t *albconfigs) { hand_
 
 void alb_status_event(struct alb_status *s, const struct alb_event *e)
 {
-    char key[2048], name[300];
+    char key[2048], name[300], message[ALB_EVENT_MESSAGE_MAX + 1];
+    /* Events are small objects: a long diagnostic is cut (whole UTF-8 characters) */
+    size_t ml = strlen(e->message);
+    if (ml > ALB_EVENT_MESSAGE_MAX) {
+        ml = ALB_EVENT_MESSAGE_MAX;
+        while (ml > 0 && ((unsigned char)e->message[ml] & 0xC0) == 0x80)
+            ml--;
+    }
+    snprintf(message, sizeof(message), "%.*s", (int)ml, e->message);
     snprintf(key, sizeof(key), "%s/%s/%s/%s/%s", e->kind, e->ns, e->name, e->reason, e->message);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -412,7 +426,7 @@ void alb_status_event(struct alb_status *s, const struct alb_event *e)
     pthread_mutex_lock(&s->lock);
     json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s,s:s,s:{s:s,s:s},s:i,s:s,s:s}", "apiVersion", "v1",
                            "kind", "Event", "metadata", "name", name, "namespace", ns, "involvedObject", involved,
-                           "type", e->type, "reason", e->reason, "message", e->message, "source", "component", "alb",
+                           "type", e->type, "reason", e->reason, "message", message, "source", "component", "alb",
                            "host", s->lease.identity, "count", 1, "reportingComponent", "alb",
                            "reportingInstance", s->lease.identity);
     if (ev && json_array_size(s->events) < MAX_QUEUED_EVENTS)

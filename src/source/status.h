@@ -30,6 +30,7 @@
 #define ALB_EVENT_REPEAT_S 600.0
 #define ALB_EVENT_BURST 100.0
 #define ALB_EVENT_RATE 10.0
+#define ALB_EVENT_MESSAGE_MAX 1024 /* bytes of a diagnostic an Event carries */
 
 struct alb_status_opts {
     const char *publish_service; /* "namespace/name": addresses from its LoadBalancer status or ClusterIP */

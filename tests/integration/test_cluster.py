@@ -487,3 +487,58 @@ def test_leader_crash_fails_over_within_the_lease(api, cluster_alb, backend):
     took = time.monotonic() - t0
     assert 10 < took < 15 + 2 * 2 + 1, took  # the lease duration, plus at most a retry period or two
     lead.stop = lambda: None  # killed on purpose: no clean exit to check
+
+
+def test_watch_namespace_limits_what_is_read(api, cluster_alb, backend):
+    port = free_port()
+    seed(api, port, backend)
+    for ns in ("team-a", "team-b"):
+        api.put(*CORE, "services", service("web", ns=ns), ns=ns)
+        api.put(*DISC, "endpointslices", slice_("web", [backend.port], ns=ns), ns=ns)
+        api.put(*NET, "ingresses", ingress("web", f"{ns}.example.com", "web", ns=ns), ns=ns)
+    cluster_alb(port=port, extra_args=("--watch-namespace", "team-a"))
+    assert get(port, "/", "team-a.example.com")[0] == 200
+    assert get(port, "/", "team-b.example.com")[0] == 404
+    assert get(port, "/", "a.example.com")[0] == 404  # the default namespace is not watched either
+    for kind in ("ingresses", "services", "endpointslices", "secrets"):
+        reads = [r[1] for r in api.requests if r[0] == "GET" and r[1].endswith("/" + kind)]
+        assert reads and all("/namespaces/team-a/" in p for p in reads), (kind, reads)
+
+
+def test_lists_page_by_page(api, cluster_alb, backend):
+    port = free_port()
+    seed(api, port, backend)
+    for i in range(1100):
+        api.store.create(("", "v1", "services"), "default", service(f"filler-{i:04d}"))
+    api.put(*CORE, "services", service("zz-last"))  # sorted last: on the third page
+    api.put(*DISC, "endpointslices", slice_("zz-last", [backend.port]))
+    api.put(*NET, "ingresses", ingress("last", "last.example.com", "zz-last"))
+    a = cluster_alb(port=port)
+    assert get(port, "/", "last.example.com")[0] == 200
+    pages = [r for r in api.requests if r[0] == "GET" and r[1] == "/api/v1/services" and "watch" not in r[2]]
+    assert len(pages) == 3 and all(r[2]["limit"] == "500" for r in pages) and "continue" in pages[2][2]
+    assert a.metrics()["alb_kube_list_pages_total"] >= 3
+
+
+def test_a_failing_watch_backs_off(api, cluster_alb, backend):
+    port = free_port()
+    seed(api, port, backend)
+    broken = {"on": False}
+
+    def sick(q):
+        if broken["on"] and q.get("watch"):
+            return 200, {"type": "ERROR", "object": {"kind": "Status", "code": 500, "message": "etcd is sick"}}
+        return None, None
+
+    api.hooks[("GET", "/apis/networking.k8s.io/v1/ingresses")] = sick
+    a = cluster_alb(port=port)
+    broken["on"] = True
+    api.expire()  # every watch ends; the Ingress watch now fails each time
+    before = len(api.requests_matching("GET", "/apis/networking.k8s.io/v1/ingresses"))
+    time.sleep(4)
+    tries = len(api.requests_matching("GET", "/apis/networking.k8s.io/v1/ingresses")) - before
+    assert 2 <= tries <= 8, (tries, [(r[1], r[2]) for r in api.requests_matching("GET", "/apis/networking.k8s.io/v1/ingresses")][-6:])  # 250 ms doubling, with jitter: a handful, not a tight loop
+    assert get(port, "/", "a.example.com")[0] == 200 and a.admin_get("/readyz")[0] == 200
+    broken["on"] = False
+    api.put(*NET, "ingresses", ingress("back", "back.example.com", "web"))
+    wait_for("served once the watch works", lambda: get(port, "/", "back.example.com")[0] == 200, timeout=40)

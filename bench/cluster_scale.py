@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""bench/cluster_scale.py : cluster mode at scale, against the stand-in API
+server of the tests. The same objects as manifests_scale.py (10,000
+Ingresses with 10 paths each, 1,000 Services and EndpointSlices) are put in
+the API, then it reports:
+  - time from start to the first request served (every kind listed, in
+    pages of 500, then translated);
+  - time from replacing one Ingress through the API to its new route
+    answering (watch event, debounce, translation);
+  - time from changing one EndpointSlice to the new endpoint answering;
+  - ALB's RSS, and how long a 410 Gone relist of everything takes to settle.
+A benchmark: it prints numbers and asserts nothing. The stand-in server is
+Python: its share of the times is in them. Usage: cluster_scale.py [INGRESSES]"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+sys.path.insert(0, os.path.dirname(__file__))
+from backend import Backend  # noqa: E402
+from fake_apiserver import FakeApiServer  # noqa: E402
+from manifests_scale import ALB, SVCS, get, ingress, slice_, wait_until  # noqa: E402
+from peers import free_port  # noqa: E402
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+
+
+def metric(admin, name):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", admin, timeout=5)
+    c.request("GET", "/metrics")
+    for line in c.getresponse().read().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="alb-cluster-scale-")
+    b1, b2 = Backend("one"), Backend("two")
+    port = free_port()
+    api = FakeApiServer()
+    s = api.store
+    s.create(("alibabacloud.com", "v1", "albconfigs"), "", {
+        "metadata": {"name": "lb"}, "spec": {"listeners": [{"port": port, "protocol": "HTTP"}]}})
+    s.create(("networking.k8s.io", "v1", "ingressclasses"), "", {
+        "metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.alibabacloud/alb",
+                                              "parameters": {"apiGroup": "alibabacloud.com", "kind": "AlbConfig",
+                                                             "name": "lb"}}})
+    for j in range(SVCS):
+        s.create(("", "v1", "services"), "default", {"metadata": {"name": f"s{j}", "namespace": "default"},
+                                                    "spec": {"ports": [{"name": "http", "port": 80}]}})
+        s.create(("discovery.k8s.io", "v1", "endpointslices"), "default", slice_(j, b1.port))
+    for i in range(N):
+        s.create(("networking.k8s.io", "v1", "ingresses"), "default", ingress(i, lambda i, k: (i * 10 + k) % SVCS))
+    print(f"cluster_scale: {N} Ingresses, {N * 10} paths, {SVCS} Services/EndpointSlices in the stand-in API")
+    kc = api.kubeconfig(os.path.join(work, "kubeconfig"))
+    admin = free_port()
+    log = open(os.path.join(work, "alb.log"), "w+")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([ALB, "serve", "--kubeconfig", kc, "--listen-address", "127.0.0.1", "--admin",
+                             f"127.0.0.1:{admin}"], stdout=log, stderr=log)
+    try:
+        up = wait_until(lambda: b"hello from one" in get(port, "h5.example.com", "/p3"), 300)
+        fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        print(f"  first request served {up:.2f} s after start ({int(metric(admin, 'alb_kube_list_pages_total'))} "
+              f"list pages; ALB's own CPU time {cpu:.2f} s, the rest is the stand-in server)")
+        ing = api.get("networking.k8s.io", "v1", "ingresses", "ing7")
+        s.create(("", "v1", "services"), "default", {"metadata": {"name": "moved", "namespace": "default"},
+                                                    "spec": {"ports": [{"name": "http", "port": 80}]}})
+        moved = slice_("moved", b2.port)
+        moved["metadata"]["labels"]["kubernetes.io/service-name"] = "moved"
+        s.create(("discovery.k8s.io", "v1", "endpointslices"), "default", moved)
+        time.sleep(1)
+        ing["spec"]["rules"][0]["http"]["paths"][3]["backend"]["service"]["name"] = "moved"
+        t0 = time.monotonic()
+        s.update(("networking.k8s.io", "v1", "ingresses"), "default", "ing7", ing)
+        dt = wait_until(lambda: b"hello from two" in get(port, "h7.example.com", "/p3"))
+        print(f"  one changed Ingress serving after {dt * 1000:.0f} ms" if dt else "  changed Ingress: not seen")
+        t0 = time.monotonic()
+        api.put("discovery.k8s.io", "v1", "endpointslices", slice_(3, b2.port))
+        dt = wait_until(lambda: b"hello from two" in get(port, "h0.example.com", "/p3"))
+        print(f"  one endpoint change serving after {dt * 1000:.0f} ms" if dt else "  endpoint change: not seen")
+        rss = [line for line in open(f"/proc/{proc.pid}/status") if line.startswith("VmRSS")][0].split()[1]
+        print(f"  ALB RSS with {N * 10} rules: {int(rss) / 1024:.0f} MiB")
+        gen = metric(admin, "alb_config_generation")
+        t0 = time.monotonic()
+        api.expire()
+        api.put("discovery.k8s.io", "v1", "endpointslices", slice_(4, b2.port))
+        dt = wait_until(lambda: b"hello from two" in get(port, "h0.example.com", "/p4"), 120)
+        print(f"  410 Gone on every watch: relisted and a change made meanwhile serving after {dt * 1000:.0f} ms "
+              f"({int(metric(admin, 'alb_config_generation') - gen)} versions published)" if dt else "  relist: not seen")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        api.stop()
+        b1.stop()
+        b2.stop()
+
+
+if __name__ == "__main__":
+    main()
