@@ -520,8 +520,9 @@ class FakeApiServer:
     <certfile>/<keyfile> are given, requiring a bearer token when <token>
     is (any of `extra_tokens` too)."""
 
-    def __init__(self, port=0, certfile=None, keyfile=None, token=None):
+    def __init__(self, port=0, certfile=None, keyfile=None, token=None, client_ca=None):
         self.store = Store()
+        self.client_ca = client_ca  # with it, TLS clients must present a certificate it signed
         self.port = port
         self.certfile, self.keyfile = certfile, keyfile
         self.token = token
@@ -557,6 +558,9 @@ class FakeApiServer:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(self.certfile, self.keyfile)
             ctx.set_alpn_protocols(["http/1.1"])
+            if self.client_ca:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(self.client_ca)
             httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
         httpd.fake = self
         self.port = httpd.server_address[1]
@@ -613,8 +617,9 @@ class FakeApiServer:
         with self.requests_lock:
             return [r for r in self.requests if r[0] == method and path_part in r[1]]
 
-    def kubeconfig(self, path, token=None, ca_file=None, insecure=False):
-        """Writes a kubeconfig for this server (CA inline unless <ca_file>)."""
+    def kubeconfig(self, path, token=None, ca_file=None, insecure=False, client_cert=None, client_key=None):
+        """Writes a kubeconfig for this server (CA inline unless <ca_file>;
+        a client certificate and key inline when given)."""
         cluster = {"server": self.url}
         if self.certfile:
             if insecure:
@@ -624,6 +629,9 @@ class FakeApiServer:
             else:
                 cluster["certificate-authority-data"] = base64.b64encode(open(self.certfile, "rb").read()).decode()
         user = {"token": token} if token else {}
+        if client_cert:
+            user["client-certificate-data"] = base64.b64encode(open(client_cert, "rb").read()).decode()
+            user["client-key-data"] = base64.b64encode(open(client_key, "rb").read()).decode()
         cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "test",
                "clusters": [{"name": "fake", "cluster": cluster}],
                "users": [{"name": "u", "user": user}],

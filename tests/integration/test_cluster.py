@@ -542,3 +542,82 @@ def test_a_failing_watch_backs_off(api, cluster_alb, backend):
     broken["on"] = False
     api.put(*NET, "ingresses", ingress("back", "back.example.com", "web"))
     wait_for("served once the watch works", lambda: get(port, "/", "back.example.com")[0] == 200, timeout=40)
+
+
+@pytest.mark.parametrize("how", ["client-certificate", "ca-file", "insecure-skip-tls-verify"])
+def test_kubeconfig_credentials(api_cert, tmp_path, backend, how):
+    """Each way a kubeconfig authenticates the server and ALB, against a
+    server that checks it (a client certificate signed by its CA, or the
+    token)."""
+    client_crt, client_key = tmp_path / "client.crt", tmp_path / "client.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(client_key), "-out", str(client_crt), "-days", "2", "-subj", "/CN=alb"],
+                   check=True, capture_output=True)
+    mtls = how == "client-certificate"
+    api = FakeApiServer(certfile=api_cert[0], keyfile=api_cert[1], token=None if mtls else TOKEN,
+                        client_ca=str(client_crt) if mtls else None)
+    try:
+        port = free_port()
+        seed(api, port, backend)
+        kc = api.kubeconfig(tmp_path / "kc", token=None if mtls else TOKEN, ca_file=api_cert[0] if how == "ca-file" else None,
+                            insecure=how == "insecure-skip-tls-verify",
+                            client_cert=client_crt if mtls else None, client_key=client_key if mtls else None)
+        a = Alb(tmp_path, kubeconfig=kc, port=port)
+        try:
+            assert get(port, "/", "a.example.com")[0] == 200
+        finally:
+            a.stop()
+    finally:
+        api.stop()
+
+
+def test_untrusted_server_is_refused(api, tmp_path):
+    """A kubeconfig whose CA did not sign the server's certificate: no
+    objects are read (not ready), and the reason is logged."""
+    other = tmp_path / "other.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "other.key"), "-out", str(other), "-days", "2", "-subj", "/CN=other"],
+                   check=True, capture_output=True)
+    kc = api.kubeconfig(tmp_path / "kc", token=TOKEN, ca_file=str(other))
+    a = Alb(tmp_path, kubeconfig=kc, ready=False)
+    try:
+        wait_for("a certificate error logged", lambda: "certificate" in a.log_path.read_text().lower(), timeout=15)
+        assert a.admin_get("/readyz")[0] == 503 and not api.requests
+    finally:
+        a.stop()
+
+
+def test_status_from_the_publish_service(api, tmp_path, backend):
+    port = free_port()
+    seed(api, port, backend)
+    svc = service("alb", ns="kube-system")
+    svc["spec"]["clusterIP"] = "10.96.0.50"
+    api.put(*CORE, "services", svc, ns="kube-system")
+    a = Alb(tmp_path, kubeconfig=api.kubeconfig(tmp_path / "kc", token=TOKEN), port=port,
+            extra_args=("--publish-service", "kube-system/alb"), env={"POD_NAMESPACE": "kube-system"})
+    try:
+        def lb():
+            return ((api.get(*NET, "ingresses", "web").get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        assert wait_for("the ClusterIP", lambda: lb() == [{"ip": "10.96.0.50"}])
+        # the Service gets a load balancer: its addresses replace the ClusterIP (read again within 10 s)
+        cur = api.get(*CORE, "services", "alb", ns="kube-system")
+        cur["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}, {"hostname": "lb.example.net"}]}}
+        api.store.update(("", "v1", "services"), "kube-system", "alb", cur, "status")
+        api.put(*NET, "ingresses", ingress("web", "a.example.com", "web", annotations={"touch": "1"}))
+        assert wait_for("the load balancer's addresses",
+                        lambda: lb() == [{"ip": "198.51.100.1"}, {"hostname": "lb.example.net"}], timeout=20)
+    finally:
+        a.stop()
+
+
+def test_events_are_rate_limited(api, cluster_alb, backend):
+    port = free_port()
+    seed(api, port, backend)
+    for i in range(150):
+        bad = ingress(f"bad{i:03d}", f"bad{i}.example.com", "web")
+        bad["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = "Sideways"
+        api.store.create(("networking.k8s.io", "v1", "ingresses"), "default", bad)
+    a = cluster_alb(port=port)
+    m = wait_for("events dropped", lambda: (lambda m: m if m.get("alb_events_dropped_total", 0) > 0 else None)(a.metrics()))
+    assert 100 <= m["alb_events_posted_total"] < 150
+    assert get(port, "/", "a.example.com")[0] == 200
