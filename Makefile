@@ -70,7 +70,8 @@ build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libalb.a
 # Each fuzz target links the parsers of outside input and what they feed.
 FUZZ_LIB_SRCS := src/http/h1.c src/http/path.c src/config/config.c src/config/publish.c src/config/regex.c src/core/addr.c \
                  src/core/loop.c src/core/timer.c src/core/clock.c src/core/base64.c src/proxy/gzip.c src/tls/tls.c \
-                 src/route/route.c src/source/yaml.c src/translate/translate.c src/translate/certs.c
+                 src/route/route.c src/source/yaml.c src/source/files.c src/source/watch.c src/translate/translate.c \
+                 src/translate/certs.c
 
 build/fuzz/%: fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "source/files.h"
+#include "source/watch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -103,39 +104,6 @@ static unsigned backoff(struct kind_state *ks, unsigned *prev)
     return next * 3 / 4 + (unsigned)rand_r(&ks->seed) % (next / 2 + 1);
 }
 
-/* An object as the store keeps it: with its kind (list items come without),
- * without managedFields (large, and nothing here reads them). */
-static void prepare(struct kind_state *ks, json_t *o)
-{
-    if (!json_object_get(o, "kind"))
-        json_object_set_new(o, "kind", json_string(ks->def->kind));
-    if (!json_object_get(o, "apiVersion"))
-        json_object_set_new(o, "apiVersion", json_string(ks->def->api_version));
-    json_object_del(json_object_get(o, "metadata"), "managedFields");
-}
-
-static bool key_of(json_t *o, char *out, size_t len)
-{
-    json_t *md = json_object_get(o, "metadata");
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
-    const char *name = json_string_value(json_object_get(md, "name"));
-    if (!name)
-        return false;
-    snprintf(out, len, "%s/%s", ns ? ns : "", name);
-    return true;
-}
-
-static const char *rv_of(json_t *o)
-{
-    return json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
-}
-
-static bool same_version(json_t *a, json_t *b)
-{
-    const char *ra = rv_of(a), *rb = rv_of(b);
-    return ra && rb && !strcmp(ra, rb);
-}
-
 static void set_streaming(struct kind_state *ks, bool on)
 {
     pthread_mutex_lock(&ks->inf->lock);
@@ -189,9 +157,9 @@ static int list_kind(struct kind_state *ks, char *err, size_t err_len)
         char key[600];
         json_array_foreach(items, i, o)
         {
-            if (!json_is_object(o) || !key_of(o, key, sizeof(key)))
+            if (!json_is_object(o) || !alb_watch_key(o, key, sizeof(key)))
                 continue;
-            prepare(ks, o);
+            alb_watch_prepare(o, ks->def->kind, ks->def->api_version);
             json_object_set(fresh, key, o);
         }
         json_t *md = json_object_get(page, "metadata");
@@ -214,7 +182,7 @@ static int list_kind(struct kind_state *ks, char *err, size_t err_len)
     json_object_foreach(ks->objects, key, o)
     {
         json_t *now = json_object_get(fresh, key);
-        if (!now || !same_version(now, o))
+        if (!now || !alb_watch_same_version(now, o))
             bits |= alb_manifest_change_of(o);
     }
     json_object_foreach(fresh, key, o)
@@ -243,50 +211,19 @@ static bool on_event(void *ctx, json_t *ev)
         set_streaming(ks, true);
         return true;
     }
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    json_t *o = json_object_get(ev, "object");
     ks->seen++;
-    if (!type || !json_is_object(o)) {
-        ks->failed = true;
-        return false;
-    }
-    if (!strcmp(type, "ERROR")) {
-        json_int_t code = json_integer_value(json_object_get(o, "code"));
-        if (code == 410)
-            ks->relist = true;
-        else
-            ks->failed = true;
-        return false;
-    }
-    const char *rv = rv_of(o);
-    if (rv)
-        snprintf(ks->rv, sizeof(ks->rv), "%s", rv);
-    if (!strcmp(type, "BOOKMARK"))
-        return true;
-    char key[600];
-    if (!key_of(o, key, sizeof(key)))
-        return true;
-    prepare(ks, o);
-    pthread_mutex_lock(&inf->lock);
-    json_t *was = json_object_get(ks->objects, key);
     unsigned bits = 0;
-    if (!strcmp(type, "DELETED")) {
-        if (was) {
-            bits = alb_manifest_change_of(was);
-            json_object_del(ks->objects, key);
-        }
-    } else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
-        if (!was || !same_version(was, o)) {
-            bits = alb_manifest_change_of(o);
-            json_object_set(ks->objects, key, o);
-        }
-    }
+    pthread_mutex_lock(&inf->lock);
+    enum alb_watch_outcome out =
+        alb_watch_apply(ks->objects, ks->def->kind, ks->def->api_version, ev, ks->rv, sizeof(ks->rv), &bits);
     inf->events++;
     inf->changes |= bits;
     pthread_mutex_unlock(&inf->lock);
     if (bits)
         notify(inf);
-    return true;
+    ks->relist = out == ALB_WATCH_GONE;
+    ks->failed = out == ALB_WATCH_FAILED;
+    return out == ALB_WATCH_GO_ON;
 }
 
 static void *kind_thread(void *p)
