@@ -890,6 +890,14 @@ static void replica_identity(char *out, size_t len)
     snprintf(out, len, "%.200s_%d", host, (int)getpid());
 }
 
+/* Where the pod's service account is mounted; $ALB_SERVICE_ACCOUNT_DIR
+ * elsewhere (running outside a pod as if in one, and the tests). */
+static const char *service_account_dir(void)
+{
+    const char *d = getenv("ALB_SERVICE_ACCOUNT_DIR");
+    return d && d[0] ? d : ALB_KUBE_SA_DIR;
+}
+
 /* start_cluster() : the API client; the saved state served at once when
  * there is one (else nothing until every kind is listed); then the
  * informers and the status writer. Returns 0, or -1 after printing why. */
@@ -898,7 +906,7 @@ static int start_cluster(struct control *c)
     const struct options *o = c->o;
     char err[1024];
     c->kube = o->kubeconfig ? alb_kube_from_kubeconfig(o->kubeconfig, err, sizeof(err))
-                            : alb_kube_in_cluster(ALB_KUBE_SA_DIR, err, sizeof(err));
+                            : alb_kube_in_cluster(service_account_dir(), err, sizeof(err));
     if (!c->kube) {
         fprintf(stderr, "alb: %s\n", err);
         return -1;

@@ -43,6 +43,9 @@ class Alb:
         if kubeconfig is not None:
             self.port = port
             source = ["--kubeconfig", str(kubeconfig), "--listen-address", "127.0.0.1"]
+        elif config is None and manifests is None:  # in a "pod": the environment says where the API is
+            self.port = port
+            source = ["--listen-address", "127.0.0.1"]
         elif manifests is None:
             self.port = config["listeners"][0]["port"]
             self.config_path = tmp_path / "alb.json"

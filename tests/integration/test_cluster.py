@@ -621,3 +621,31 @@ def test_events_are_rate_limited(api, cluster_alb, backend):
     m = wait_for("events dropped", lambda: (lambda m: m if m.get("alb_events_dropped_total", 0) > 0 else None)(a.metrics()))
     assert 100 <= m["alb_events_posted_total"] < 150
     assert get(port, "/", "a.example.com")[0] == 200
+
+
+def test_in_cluster_service_account(api, api_cert, tmp_path, backend):
+    """No flag: KUBERNETES_SERVICE_HOST/_PORT and the mounted service account
+    (its token read again when the kubelet rotates it)."""
+    port = free_port()
+    seed(api, port, backend)
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text(TOKEN)
+    (sa / "ca.crt").write_text(open(api_cert[0]).read())
+    (sa / "namespace").write_text("kube-system")
+    env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port),
+           "ALB_SERVICE_ACCOUNT_DIR": str(sa), "POD_NAMESPACE": "kube-system", "POD_NAME": "alb-pod"}
+    a = Alb(tmp_path, port=port, env=env)
+    try:
+        assert get(port, "/", "a.example.com")[0] == 200
+        wait_for("the Lease", lambda: api.list("coordination.k8s.io", "v1", "leases", "kube-system"))
+        # the kubelet rotates the token: the old one is refused from now on
+        tmp = sa / "token.new"
+        tmp.write_text("r0tated-token")
+        os.replace(tmp, sa / "token")
+        api.token, api.extra_tokens = "r0tated-token", set()
+        api.expire()
+        api.put(*NET, "ingresses", ingress("rot", "rot.example.com", "web"))
+        wait_for("served with the new token", lambda: get(port, "/", "rot.example.com")[0] == 200, timeout=30)
+    finally:
+        a.stop()
