@@ -449,7 +449,7 @@ static void diags_to_events(struct control *c, const struct alb_diags *d, json_t
 /* What the status writer should keep: each Ingress served (or showing an
  * address while no longer served), each AlbConfig's listeners; and an
  * Event for each Ingress that started serving. */
-static void tell_cluster(struct control *c, json_t *objects, json_t *index, const struct alb_config *cfg)
+static void tell_cluster(struct control *c, json_t *objects, const struct alb_config *cfg)
 {
     json_t *served = alb_translate_memo_served(c->memo);
     json_t *ingresses = json_object(), *albconfigs = json_object();
@@ -482,7 +482,6 @@ static void tell_cluster(struct control *c, json_t *objects, json_t *index, cons
                                                             "current", lb ? lb : json_null()));
         }
     }
-    (void)index;
     json_decref(listeners);
     json_decref(c->served);
     c->served = served;
@@ -574,7 +573,7 @@ static int publish_from(struct control *c, json_t *given)
         c->synced = true;
         c->from_state = false;
         if (c->status && !r.endpoints_only)
-            tell_cluster(c, objects, index, cfg);
+            tell_cluster(c, objects, cfg);
         if (c->o->state_dir) {
             json_decref(c->state_objects);
             c->state_objects = json_incref(objects);

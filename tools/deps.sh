@@ -15,6 +15,11 @@ case "${1:-}" in
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
+# kubectl comes with the machine (no Debian package of it): the cluster tests drive it
+if [ "${1:-}" = test ] && ! command -v kubectl >/dev/null; then
+  echo "warning: kubectl is not installed: the tests that drive it (tests/integration/test_cluster.py, test_deploy.py) will fail" >&2
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
