@@ -825,7 +825,9 @@ static void on_signal(struct alb_io *io, uint32_t events)
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
-            alb_log_info("SIGHUP: reloading %s", c->o->config_path);
+            alb_log_info("SIGHUP: reloading %s", c->o->config_path   ? c->o->config_path
+                                                 : c->o->manifests_dir ? c->o->manifests_dir
+                                                                       : "the objects of the cluster");
             load_and_publish(c);
         } else if (!c->stopping) {
             alb_log_info("signal %u: draining (timeout %u ms)", si.ssi_signo, c->o->drain_timeout_ms);
