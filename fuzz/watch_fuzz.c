@@ -22,6 +22,8 @@ static void check_store(json_t *objects)
         assert(!strcmp(json_string_value(json_object_get(o, "kind")), "Ingress"));
         assert(alb_watch_key(o, k2, sizeof(k2)) && !strcmp(k2, key));
         assert(!json_object_get(json_object_get(o, "metadata"), "managedFields"));
+        assert(!json_object_get(json_object_get(json_object_get(o, "metadata"), "annotations"),
+                                "kubectl.kubernetes.io/last-applied-configuration"));
     }
 }
 

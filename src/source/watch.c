@@ -12,7 +12,10 @@ void alb_watch_prepare(json_t *o, const char *kind, const char *api_version)
         json_object_set_new(o, "kind", json_string(kind));
     if (!json_object_get(o, "apiVersion"))
         json_object_set_new(o, "apiVersion", json_string(api_version));
-    json_object_del(json_object_get(o, "metadata"), "managedFields");
+    json_t *md = json_object_get(o, "metadata");
+    json_object_del(md, "managedFields");
+    /* a copy of the whole object as last applied: as large as the object, never read here */
+    json_object_del(json_object_get(md, "annotations"), "kubectl.kubernetes.io/last-applied-configuration");
 }
 
 bool alb_watch_key(json_t *o, char *out, size_t len)

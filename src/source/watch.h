@@ -18,7 +18,9 @@ enum alb_watch_outcome {
 };
 
 /* alb_watch_prepare() : <o> as a store keeps it: its kind and apiVersion
- * set when missing (list items come without), managedFields dropped. */
+ * set when missing (list items come without); managedFields and kubectl's
+ * last-applied-configuration annotation dropped (each can be as large as
+ * the object, and nothing here reads them). */
 void alb_watch_prepare(json_t *o, const char *kind, const char *api_version);
 
 /* alb_watch_key() : "namespace/name" of <o> into out[]; false when it has

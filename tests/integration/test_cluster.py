@@ -649,3 +649,20 @@ def test_in_cluster_service_account(api, api_cert, tmp_path, backend):
         wait_for("served with the new token", lambda: get(port, "/", "rot.example.com")[0] == 200, timeout=30)
     finally:
         a.stop()
+
+
+def test_store_drops_what_is_never_read(api, cluster_alb, backend, tmp_path):
+    """kubectl apply keeps a copy of the whole object in an annotation: the
+    store (and the saved state) go without it."""
+    port = free_port()
+    seed(api, port, backend)
+    state = tmp_path / "state"
+    state.mkdir()
+    cluster_alb(port=port, extra_args=("--state-dir", str(state)))
+    kubectl(api, tmp_path, "apply", "--validate=false", "-f", "-",
+            input=json.dumps(ingress("applied", "applied.example.com", "web")))
+    assert "last-applied-configuration" in json.dumps(api.get(*NET, "ingresses", "applied"))
+    wait_for("served", lambda: get(port, "/", "applied.example.com")[0] == 200)
+    saved = wait_for("saved", lambda: (lambda t: t if '"applied"' in t else None)(
+        (state / "objects.json").read_text() if (state / "objects.json").exists() else ""))
+    assert "last-applied-configuration" not in saved and '"applied.example.com"' in saved
