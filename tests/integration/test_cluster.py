@@ -666,3 +666,29 @@ def test_store_drops_what_is_never_read(api, cluster_alb, backend, tmp_path):
     saved = wait_for("saved", lambda: (lambda t: t if '"applied"' in t else None)(
         (state / "objects.json").read_text() if (state / "objects.json").exists() else ""))
     assert "last-applied-configuration" not in saved and '"applied.example.com"' in saved
+
+
+def test_albconfig_status_lists_listeners_and_certificates(api, cluster_alb, backend, tmp_path):
+    from test_tls import make_cert
+    import base64
+    cert = make_cert(tmp_path, "web", "a.example.com", ["a.example.com"])
+    port, tls_port = free_port(), free_port()
+    seed(api, port, backend)
+    ac = albconfig(port)
+    ac["spec"]["listeners"].append({"port": tls_port, "protocol": "HTTPS"})
+    api.put(*ALB, "albconfigs", ac)
+    api.put(*CORE, "secrets", {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                               "metadata": {"name": "web-tls", "namespace": "default"},
+                               "data": {"tls.crt": base64.b64encode(cert["cert_pem"].encode()).decode(),
+                                        "tls.key": base64.b64encode(cert["key_pem"].encode()).decode()}})
+    ing = ingress("web", "a.example.com", "web")
+    ing["spec"]["tls"] = [{"hosts": ["a.example.com"], "secretName": "web-tls"}]
+    api.put(*NET, "ingresses", ing)
+    cluster_alb(port=port)
+    status = wait_for("AlbConfig status", lambda: (lambda lb: lb if lb and len(lb.get("listeners", [])) == 2 else None)(
+        (api.get(*ALB, "albconfigs", "lb").get("status") or {}).get("loadBalancer")))
+    by_port = {l["portAndProtocol"]: l["certificates"] for l in status["listeners"]}
+    assert by_port[f"{port}/HTTP"] == []
+    certs = by_port[f"{tls_port}/HTTPS"]
+    assert len(certs) == 1 and "web-tls" in certs[0]["certificateId"], certs
+    assert status["dnsname"] == "203.0.113.7" and status["id"] == "lb"
