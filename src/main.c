@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "cluster.h"
 #include "config/config.h"
 #include "config/publish.h"
 #include "core/addr.h"
@@ -42,11 +43,7 @@
 #include "proxy/worker.h"
 #include "route/route.h"
 #include "source/files.h"
-#include "source/informer.h"
-#include "source/kubeapi.h"
 #include "source/resolve.h"
-#include "source/statefile.h"
-#include "source/status.h"
 #include "tls/tls.h"
 #include "translate/translate.h"
 
@@ -64,8 +61,6 @@
 /* The same for bursts of watch events from the API server. */
 #define KUBE_QUIET_MS 100u
 #define KUBE_MAX_DELAY_MS 500u
-/* The state file is written at most this often. */
-#define STATE_SAVE_MS 1000u
 
 struct options {
     const char *config_path;
@@ -106,16 +101,12 @@ struct control {
     struct alb_translate_memo *memo; /* --manifests: what the last translation kept */
     struct alb_resolver *resolver;   /* --manifests: keeps ExternalName Services' names resolved */
     struct alb_io dns;               /* its eventfd */
-    struct alb_kube *kube;           /* cluster: the API client */
-    struct alb_informers *informers; /* cluster: the objects, watched */
-    struct alb_io kube_ev;           /* their eventfd */
-    struct alb_status *status;       /* cluster: status, events, leader election */
+    struct alb_cluster_opts cluster_opts;
+    struct alb_cluster cluster;      /* cluster mode: API client, informers, status thread */
+    struct alb_io kube_ev;           /* the informers' eventfd */
     unsigned kube_changes;           /* ALB_MANIFEST_CHANGED_* taken from the informers, not yet served */
     bool synced;                     /* cluster: a version from complete lists is serving */
     bool from_state;                 /* cluster: the version serving came from --state-dir */
-    json_t *served;                  /* cluster: the Ingresses served, "ns/name" -> true */
-    json_t *state_objects;           /* cluster: the objects to save next (one reference), or NULL */
-    struct alb_timer state_save;
     json_t *resolved;                /* its answers, as last taken */
     bool dns_changed;                /* they changed since the serving version */
     uint64_t publishes;
@@ -394,111 +385,6 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
     return cfg;
 }
 
-/* ---- telling the cluster ------------------------------------------------------------- */
-
-static json_t *find_object(json_t *index, const char *kind, const char *ns, const char *name)
-{
-    char key[800];
-    snprintf(key, sizeof(key), "%s/%s/%s", kind, ns, name);
-    return json_object_get(index, key);
-}
-
-/* objects by "kind/namespace/name" */
-static json_t *index_objects(json_t *objects)
-{
-    json_t *index = json_object();
-    size_t i;
-    json_t *o;
-    json_array_foreach(objects, i, o)
-    {
-        json_t *md = json_object_get(o, "metadata");
-        const char *kind = json_string_value(json_object_get(o, "kind"));
-        const char *ns = json_string_value(json_object_get(md, "namespace"));
-        const char *name = json_string_value(json_object_get(md, "name"));
-        char key[800];
-        if (kind && name) {
-            snprintf(key, sizeof(key), "%s/%s/%s", kind, ns ? ns : "", name);
-            json_object_set(index, key, o);
-        }
-    }
-    return index;
-}
-
-static void post_event(struct control *c, json_t *obj, const char *kind, const char *ns, const char *name,
-                       const char *type, const char *reason, const char *message)
-{
-    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
-    const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
-    struct alb_event e = {kind, api ? api : "v1", ns, name, uid, type, reason, message};
-    alb_status_event(c->status, &e);
-}
-
-/* Every diagnostic as an Event on its object (the leader posts them). */
-static void diags_to_events(struct control *c, const struct alb_diags *d, json_t *index)
-{
-    static const char *const reasons[] = {"Info", "Degraded", "FailedBuildModel"};
-    for (size_t i = 0; i < d->cnt; i++) {
-        const struct alb_diag *g = &d->v[i];
-        json_t *obj = find_object(index, g->kind, g->ns, g->name);
-        if (obj)
-            post_event(c, obj, g->kind, g->ns, g->name, g->level == ALB_DIAG_INFO ? "Normal" : "Warning",
-                       reasons[g->level], g->message);
-    }
-}
-
-/* What the status writer should keep: each Ingress served (or showing an
- * address while no longer served), each AlbConfig's listeners; and an
- * Event for each Ingress that started serving. */
-static void tell_cluster(struct control *c, json_t *objects, const struct alb_config *cfg)
-{
-    json_t *served = alb_translate_memo_served(c->memo);
-    json_t *ingresses = json_object(), *albconfigs = json_object();
-    json_t *listeners = alb_status_albconfig_listeners(cfg);
-    size_t i;
-    json_t *o;
-    json_array_foreach(objects, i, o)
-    {
-        const char *kind = json_string_value(json_object_get(o, "kind"));
-        json_t *md = json_object_get(o, "metadata");
-        const char *ns = json_string_value(json_object_get(md, "namespace"));
-        const char *name = json_string_value(json_object_get(md, "name"));
-        if (!kind || !name)
-            continue;
-        json_t *lb = json_object_get(json_object_get(o, "status"), "loadBalancer");
-        if (!strcmp(kind, "Ingress") && ns) {
-            char key[600];
-            snprintf(key, sizeof(key), "%s/%s", ns, name);
-            bool on = json_object_get(served, key) != NULL;
-            json_t *current = json_object_get(lb, "ingress");
-            if (on || json_array_size(current))
-                json_object_set_new(ingresses, key, json_pack("{s:b,s:O}", "served", on, "current",
-                                                              current ? current : json_null()));
-            if (on && !json_object_get(c->served, key))
-                post_event(c, o, "Ingress", ns, name, "Normal", "SuccessfullyReconciled",
-                           "Successfully reconciled: serving");
-        } else if (!strcmp(kind, "AlbConfig")) {
-            json_t *mine = json_object_get(listeners, name);
-            json_object_set_new(albconfigs, name, json_pack("{s:O,s:O}", "listeners", mine ? mine : json_array(),
-                                                            "current", lb ? lb : json_null()));
-        }
-    }
-    json_decref(listeners);
-    json_decref(c->served);
-    c->served = served;
-    alb_status_set_ingresses(c->status, ingresses);
-    alb_status_set_albconfigs(c->status, albconfigs);
-}
-
-static void on_state_save(struct alb_timer *t)
-{
-    struct control *c = (struct control *)((char *)t - offsetof(struct control, state_save));
-    char err[1024];
-    if (c->state_objects && alb_state_save(c->o->state_dir, c->state_objects, err, sizeof(err)) < 0)
-        alb_log_warn("action=\"saving the state\" %s", err);
-    json_decref(c->state_objects);
-    c->state_objects = NULL;
-}
-
 /* ---- publishing from a source ----------------------------------------------------------- */
 
 /* publish_from() : reads the config file, the manifests, or (in a cluster)
@@ -516,11 +402,11 @@ static int publish_from(struct control *c, json_t *given)
     bool from_informers = false;
     if (c->o->cluster && !given) {
         struct alb_informer_stats st;
-        alb_informers_stats(c->informers, &st);
+        alb_informers_stats(c->cluster.informers, &st);
         if (!st.synced)
             return 0; /* a partial view is never served */
         unsigned taken = 0;
-        objects = alb_informers_objects(c->informers, &taken);
+        objects = alb_informers_objects(c->cluster.informers, &taken);
         c->kube_changes |= taken;
         if (!c->synced)
             c->kube_changes |= ALB_MANIFEST_CHANGED_OTHER;
@@ -532,7 +418,7 @@ static int publish_from(struct control *c, json_t *given)
                       .resolved = c->resolved, .dns_changed = c->dns_changed};
     struct alb_config *cfg =
         c->o->cluster ? translate_objects(c->o, objects, given ? ALB_MANIFEST_CHANGED_OTHER : c->kube_changes,
-                                          c->kube ? alb_kube_server(c->kube) : "the cluster", &r, &d, err, sizeof(err))
+                                          c->cluster.kube ? alb_kube_server(c->cluster.kube) : "the cluster", &r, &d, err, sizeof(err))
                       : read_config(c->o, &c->manifests, report_manifest_problem, &r, &d, err, sizeof(err));
     if (cfg && !r.endpoints_only && c->resolver && alb_translate_memo_external_names(c->memo))
         alb_resolver_want(c->resolver, alb_translate_memo_external_names(c->memo));
@@ -545,9 +431,8 @@ static int publish_from(struct control *c, json_t *given)
         else
             alb_log_warn("%s", line);
     }
-    json_t *index = c->status && d.cnt ? index_objects(objects) : NULL;
-    if (index)
-        diags_to_events(c, &d, index);
+    if (c->o->cluster)
+        alb_cluster_report(&c->cluster, &d, objects);
     alb_diags_deinit(&d);
     if (cfg && !r.endpoints_only &&
         (alb_route_compile(cfg, err, sizeof(err)) < 0 || alb_tls_compile(cfg, err, sizeof(err)) < 0 ||
@@ -559,7 +444,6 @@ static int publish_from(struct control *c, json_t *given)
         c->refused++;
         alb_log_error("action=\"loading config\" refused, generation %llu keeps serving: %s",
                       (unsigned long long)alb_publisher_generation(&c->pub), err);
-        json_decref(index);
         json_decref(objects);
         return -1;
     }
@@ -569,19 +453,11 @@ static int publish_from(struct control *c, json_t *given)
     c->dns_changed = false;
     if (from_informers) {
         if (!c->synced)
-            alb_log_info("cluster: every kind listed; serving what %s says", alb_kube_server(c->kube));
+            alb_log_info("cluster: every kind listed; serving what %s says", alb_kube_server(c->cluster.kube));
         c->synced = true;
         c->from_state = false;
-        if (c->status && !r.endpoints_only)
-            tell_cluster(c, objects, cfg);
-        if (c->o->state_dir) {
-            json_decref(c->state_objects);
-            c->state_objects = json_incref(objects);
-            if (!alb_timer_is_armed(&c->state_save) && alb_loop_arm(&c->loop, &c->state_save, STATE_SAVE_MS) < 0)
-                on_state_save(&c->state_save);
-        }
+        alb_cluster_published(&c->cluster, objects, cfg, c->memo, r.endpoints_only);
     }
-    json_decref(index);
     json_decref(objects);
     if (r.endpoints_only)
         c->endpoint_publishes++;
@@ -735,48 +611,8 @@ static void admin_metrics(void *ctx, struct alb_sbuf *out)
                     "# HELP alb_workers Worker threads.\n# TYPE alb_workers gauge\nalb_workers %u\n",
                     (unsigned long long)alb_publisher_generation(&c->pub), (unsigned long long)c->publishes,
                     (unsigned long long)c->endpoint_publishes, (unsigned long long)c->refused, c->last_build_seconds, c->worker_cnt);
-    if (c->informers) {
-        struct alb_informer_stats st;
-        alb_informers_stats(c->informers, &st);
-        alb_sbuf_printf(out,
-                        "# HELP alb_kube_synced Whether every kind was listed from the API server.\n"
-                        "# TYPE alb_kube_synced gauge\nalb_kube_synced %d\n"
-                        "# HELP alb_kube_sync_age_seconds Since when a watch has not been streaming (0: all are).\n"
-                        "# TYPE alb_kube_sync_age_seconds gauge\nalb_kube_sync_age_seconds %.3f\n"
-                        "# HELP alb_kube_list_pages_total LIST pages read from the API server.\n"
-                        "# TYPE alb_kube_list_pages_total counter\nalb_kube_list_pages_total %llu\n"
-                        "# HELP alb_kube_relists_total Lists again because the API server forgot the version "
-                        "watched from (410 Gone).\n"
-                        "# TYPE alb_kube_relists_total counter\nalb_kube_relists_total %llu\n"
-                        "# HELP alb_kube_watch_restarts_total Watches that failed and were started again.\n"
-                        "# TYPE alb_kube_watch_restarts_total counter\nalb_kube_watch_restarts_total %llu\n"
-                        "# HELP alb_kube_watch_events_total Watch events applied.\n"
-                        "# TYPE alb_kube_watch_events_total counter\nalb_kube_watch_events_total %llu\n"
-                        "# HELP alb_kube_serving_saved_state Whether the version serving came from --state-dir.\n"
-                        "# TYPE alb_kube_serving_saved_state gauge\nalb_kube_serving_saved_state %d\n",
-                        st.synced, st.sync_age_s, (unsigned long long)st.lists, (unsigned long long)st.relists,
-                        (unsigned long long)st.watch_restarts, (unsigned long long)st.events, c->from_state);
-    }
-    if (c->status) {
-        struct alb_status_stats st;
-        alb_status_stats(c->status, &st);
-        alb_sbuf_printf(out,
-                        "# HELP alb_leader Whether this replica holds the leader Lease.\n"
-                        "# TYPE alb_leader gauge\nalb_leader %d\n"
-                        "# HELP alb_leader_acquired_total Times this replica became the leader.\n"
-                        "# TYPE alb_leader_acquired_total counter\nalb_leader_acquired_total %llu\n"
-                        "# HELP alb_status_writes_total Status subresource writes that succeeded.\n"
-                        "# TYPE alb_status_writes_total counter\nalb_status_writes_total %llu\n"
-                        "# HELP alb_status_write_failures_total Status subresource writes that failed.\n"
-                        "# TYPE alb_status_write_failures_total counter\nalb_status_write_failures_total %llu\n"
-                        "# HELP alb_events_posted_total Events posted.\n"
-                        "# TYPE alb_events_posted_total counter\nalb_events_posted_total %llu\n"
-                        "# HELP alb_events_dropped_total Events dropped by the rate limit.\n"
-                        "# TYPE alb_events_dropped_total counter\nalb_events_dropped_total %llu\n",
-                        st.leader, (unsigned long long)st.leader_acquired, (unsigned long long)st.status_writes,
-                        (unsigned long long)st.status_failures, (unsigned long long)st.events_posted,
-                        (unsigned long long)st.events_dropped);
-    }
+    if (c->o->cluster)
+        alb_cluster_metrics(&c->cluster, c->from_state, out);
     alb_sbuf_printf(out, "# HELP alb_worker_config_generation Generation each worker has adopted.\n"
                          "# TYPE alb_worker_config_generation gauge\n");
     for (unsigned i = 0; i < c->worker_cnt; i++)
@@ -878,27 +714,6 @@ static int cmd_check(const struct options *o, bool print)
     return rejected ? 1 : 0;
 }
 
-/* This replica's name, as Lease holder and event source. */
-static void replica_identity(char *out, size_t len)
-{
-    const char *pod = getenv("POD_NAME");
-    if (pod && pod[0]) {
-        snprintf(out, len, "%s", pod);
-        return;
-    }
-    char host[256] = "alb";
-    gethostname(host, sizeof(host) - 1);
-    snprintf(out, len, "%.200s_%d", host, (int)getpid());
-}
-
-/* Where the pod's service account is mounted; $ALB_SERVICE_ACCOUNT_DIR
- * elsewhere (running outside a pod as if in one, and the tests). */
-static const char *service_account_dir(void)
-{
-    const char *d = getenv("ALB_SERVICE_ACCOUNT_DIR");
-    return d && d[0] ? d : ALB_KUBE_SA_DIR;
-}
-
 /* start_cluster() : the API client; the saved state served at once when
  * there is one (else nothing until every kind is listed); then the
  * informers and the status writer. Returns 0, or -1 after printing why. */
@@ -906,15 +721,13 @@ static int start_cluster(struct control *c)
 {
     const struct options *o = c->o;
     char err[1024];
-    c->kube = o->kubeconfig ? alb_kube_from_kubeconfig(o->kubeconfig, err, sizeof(err))
-                            : alb_kube_in_cluster(service_account_dir(), err, sizeof(err));
-    if (!c->kube) {
+    c->cluster_opts = (struct alb_cluster_opts){o->kubeconfig,      o->watch_namespace, o->configmap,  o->state_dir,
+                                                o->publish_service, o->publish_address, o->election_id};
+    if (alb_cluster_connect(&c->cluster, &c->cluster_opts, &c->loop, err, sizeof(err)) < 0) {
         fprintf(stderr, "alb: %s\n", err);
         return -1;
     }
-    json_t *saved = o->state_dir ? alb_state_load(o->state_dir, err, sizeof(err)) : NULL;
-    if (!saved && err[0] && o->state_dir)
-        alb_log_warn("action=\"reading the saved state\" %s; starting without it", err);
+    json_t *saved = alb_cluster_saved_objects(&c->cluster);
     if (saved && publish_from(c, saved) == 0) {
         c->from_state = true;
         alb_log_info("cluster: serving the state saved in %s until the API server is listed", o->state_dir);
@@ -927,39 +740,14 @@ static int start_cluster(struct control *c)
         if (rc < 0)
             return -1;
     }
-    struct alb_informer_opts io = {o->watch_namespace, o->configmap, 0};
-    c->informers = alb_informers_start(c->kube, &io);
-    c->kube_ev.fd = c->informers ? alb_informers_fd(c->informers) : -1;
+    c->kube_ev.fd = alb_cluster_start(&c->cluster, err, sizeof(err));
     c->kube_ev.fn = on_kube_event;
-    if (!c->informers || alb_loop_add(&c->loop, &c->kube_ev, EPOLLIN) < 0) {
-        fprintf(stderr, "alb: cannot start the informer threads\n");
+    if (c->kube_ev.fd < 0 || alb_loop_add(&c->loop, &c->kube_ev, EPOLLIN) < 0) {
+        fprintf(stderr, "alb: %s\n", c->kube_ev.fd < 0 ? err : strerror(errno));
+        c->kube_ev.fd = -1;
         return -1;
     }
-    char identity[256];
-    replica_identity(identity, sizeof(identity));
-    const char *pod_ns = getenv("POD_NAMESPACE");
-    struct alb_status_opts so = {o->publish_service, o->publish_address, pod_ns && pod_ns[0] ? pod_ns : "default",
-                                 o->election_id, identity};
-    c->status = alb_status_start(c->kube, &so);
-    if (!c->status) {
-        fprintf(stderr, "alb: cannot start the status thread\n");
-        return -1;
-    }
-    alb_log_info("cluster: watching %s%s%s as %s", alb_kube_server(c->kube),
-                 o->watch_namespace ? ", namespace " : "", o->watch_namespace ? o->watch_namespace : "", identity);
     return 0;
-}
-
-static void stop_cluster(struct control *c)
-{
-    alb_status_stop(c->status);
-    c->status = NULL;
-    alb_informers_stop(c->informers);
-    c->informers = NULL;
-    if (alb_timer_is_armed(&c->state_save)) {
-        alb_loop_disarm(&c->loop, &c->state_save);
-        on_state_save(&c->state_save); /* the latest objects, saved */
-    }
 }
 
 static int cmd_serve(const struct options *o)
@@ -998,7 +786,6 @@ static int cmd_serve(const struct options *o)
         goto out_pub;
     }
     alb_timer_init(&c->debounce, on_debounce);
-    alb_timer_init(&c->state_save, on_state_save);
     alb_timer_init(&c->ticket_keys, on_ticket_keys);
     if (alb_tls_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "alb: TLS: %s\n", err);
@@ -1090,7 +877,7 @@ static int cmd_serve(const struct options *o)
     }
     rc = 0;
 out_stop:
-    stop_cluster(c); /* the Lease first, so that another replica takes over at once */
+    alb_cluster_stop(&c->cluster); /* the Lease first, so that another replica takes over at once */
     for (unsigned i = 0; i < started; i++)
         alb_worker_request_stop(&c->workers[i]);
     for (unsigned i = 0; i < started; i++)
@@ -1109,10 +896,7 @@ out_workers:
 out_loop:
     alb_loop_deinit(&c->loop);
 out_pub:
-    stop_cluster(c);
-    alb_kube_free(c->kube);
-    json_decref(c->served);
-    json_decref(c->state_objects);
+    alb_cluster_deinit(&c->cluster);
     alb_publisher_deinit(&c->pub);
     alb_manifests_deinit(&c->manifests);
     alb_resolver_stop(c->resolver);
