@@ -5,6 +5,7 @@ Ingresses with 10 paths each, 1,000 Services and EndpointSlices) are put in
 the API, then it reports:
   - time from start to the first request served (every kind listed, in
     pages of 500, then translated);
+  - time until the leader has written every Ingress's status;
   - time from replacing one Ingress through the API to its new route
     answering (watch event, debounce, translation);
   - time from changing one EndpointSlice to the new endpoint answering;
@@ -61,13 +62,19 @@ def main():
     log = open(os.path.join(work, "alb.log"), "w+")
     t0 = time.monotonic()
     proc = subprocess.Popen([ALB, "serve", "--kubeconfig", kc, "--listen-address", "127.0.0.1", "--admin",
-                             f"127.0.0.1:{admin}"], stdout=log, stderr=log)
+                             f"127.0.0.1:{admin}", "--publish-status-address", "203.0.113.9"], stdout=log, stderr=log)
     try:
         up = wait_until(lambda: b"hello from one" in get(port, "h5.example.com", "/p3"), 300)
         fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         print(f"  first request served {up:.2f} s after start ({int(metric(admin, 'alb_kube_list_pages_total'))} "
               f"list pages; ALB's own CPU time {cpu:.2f} s, the rest is the stand-in server)")
+        def all_written():
+            time.sleep(0.1)
+            return metric(admin, "alb_status_writes_total") >= N
+        dt = wait_until(all_written, 300)
+        print(f"  status of all {N} Ingresses written {up + dt:.1f} s after start" if dt else "  status: not all written")
+        time.sleep(2)  # the status writes' own watch events settle
         ing = api.get("networking.k8s.io", "v1", "ingresses", "ing7")
         s.create(("", "v1", "services"), "default", {"metadata": {"name": "moved", "namespace": "default"},
                                                     "spec": {"ports": [{"name": "http", "port": 80}]}})

@@ -253,7 +253,8 @@ static int parse_options(int argc, char **argv, struct options *o)
     static char own_configmap[300];
     const char *pod_ns = getenv("POD_NAMESPACE");
     /* standalone: the default namespace; in a cluster, ALB's own (DESIGN.md) */
-    snprintf(own_configmap, sizeof(own_configmap), "%s/alb-config", o->cluster && pod_ns && pod_ns[0] ? pod_ns : "default");
+    snprintf(own_configmap, sizeof(own_configmap), "%s/alb-config",
+             o->cluster && pod_ns && pod_ns[0] ? pod_ns : "default");
     if (!o->configmap)
         o->configmap = own_configmap;
     return 0;
@@ -418,7 +419,8 @@ static int publish_from(struct control *c, json_t *given)
                       .resolved = c->resolved, .dns_changed = c->dns_changed};
     struct alb_config *cfg =
         c->o->cluster ? translate_objects(c->o, objects, given ? ALB_MANIFEST_CHANGED_OTHER : c->kube_changes,
-                                          c->cluster.kube ? alb_kube_server(c->cluster.kube) : "the cluster", &r, &d, err, sizeof(err))
+                                          c->cluster.kube ? alb_kube_server(c->cluster.kube) : "the cluster", &r,
+                                          &d, err, sizeof(err))
                       : read_config(c->o, &c->manifests, report_manifest_problem, &r, &d, err, sizeof(err));
     if (cfg && !r.endpoints_only && c->resolver && alb_translate_memo_external_names(c->memo))
         alb_resolver_want(c->resolver, alb_translate_memo_external_names(c->memo));

@@ -56,6 +56,7 @@ struct kind_state {
     double lost_at;       /* when it last stopped streaming (monotonic seconds) */
     /* the thread's own */
     char rv[64];          /* the version seen last */
+    struct alb_kube_conn conn; /* for LISTs (a watch has its own) */
     bool relist;          /* the server forgot <rv> */
     bool failed;          /* the watch ended on an error event or a malformed one */
     uint64_t seen;        /* events of the current watch */
@@ -132,7 +133,7 @@ static int list_kind(struct kind_state *ks, char *err, size_t err_len)
         snprintf(path, sizeof(path), "%s?limit=%d%s%s%s", ks->collection, PAGE_SIZE, cont[0] ? "&continue=" : "",
                  cont[0] ? esc : "", ks->selector);
         json_t *page = NULL;
-        int status = alb_kube_call(inf->k, "GET", path, NULL, NULL, &page, &inf->stop, err, err_len);
+        int status = alb_kube_call(inf->k, &ks->conn, "GET", path, NULL, NULL, &page, &inf->stop, err, err_len);
         if (status == 404 && !cont[0]) {
             missing = true; /* the resource does not exist here (a CRD not installed) */
             json_decref(page);
@@ -289,6 +290,7 @@ static void *kind_thread(void *p)
         alb_log_warn("action=\"watching %s\" %s", ks->def->plural, err);
         pause_ms(inf, backoff(ks, &prev_backoff));
     }
+    alb_kube_conn_close(&ks->conn);
     return NULL;
 }
 

@@ -216,7 +216,8 @@ struct alb_kube *alb_kube_in_cluster(const char *sa_dir, char *err, size_t err_l
     struct alb_kube *k = calloc(1, sizeof(*k));
     char url[512];
     /* an IPv6 address in a URL is bracketed */
-    snprintf(url, sizeof(url), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port && port[0] ? port : "443");
+    snprintf(url, sizeof(url), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+             port && port[0] ? port : "443");
     char token[PATH_MAX], ca[PATH_MAX];
     snprintf(token, sizeof(token), "%s/token", sa_dir);
     snprintf(ca, sizeof(ca), "%s/ca.crt", sa_dir);
@@ -370,23 +371,36 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *p)
     return n;
 }
 
-/* The handle for one request, credentials set. NULL with err[]. */
-static CURL *make_handle(struct alb_kube *k, const char *path, struct curl_slist **hdrs, struct xfer *x,
-                         char *err, size_t err_len)
+void alb_kube_conn_close(struct alb_kube_conn *c)
+{
+    if (c->h)
+        curl_easy_cleanup(c->h);
+    c->h = NULL;
+}
+
+/* The handle for one request, credentials set: <conn>'s (reset, its
+ * connection kept), or a new one when <conn> is NULL. NULL with err[]. */
+static CURL *make_handle(struct alb_kube *k, struct alb_kube_conn *conn, const char *path, struct curl_slist **hdrs,
+                         struct xfer *x, char *err, size_t err_len)
 {
     if (!init_curl()) {
         snprintf(err, err_len, "libcurl did not initialise");
         return NULL;
     }
-    CURL *h = curl_easy_init();
+    CURL *h = conn && conn->h ? conn->h : curl_easy_init();
     if (!h) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    if (conn && conn->h)
+        curl_easy_reset(h); /* options back to defaults; the open connection stays */
+    else if (conn)
+        conn->h = h;
     size_t ul = strlen(k->server) + strlen(path) + 1;
     char *url = malloc(ul);
     if (!url) {
-        curl_easy_cleanup(h);
+        if (!conn)
+            curl_easy_cleanup(h);
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
@@ -464,13 +478,13 @@ static int finish(CURL *h, CURLcode rc, struct xfer *x, char *err, size_t err_le
     return -1;
 }
 
-int alb_kube_call(struct alb_kube *k, const char *method, const char *path, json_t *body, const char *content_type,
-                  json_t **out, const atomic_bool *stop, char *err, size_t err_len)
+int alb_kube_call(struct alb_kube *k, struct alb_kube_conn *conn, const char *method, const char *path, json_t *body,
+                  const char *content_type, json_t **out, const atomic_bool *stop, char *err, size_t err_len)
 {
     *out = NULL;
     struct xfer x = {.stop = stop, .max = ALB_KUBE_MAX_BODY};
     struct curl_slist *hdrs = NULL;
-    CURL *h = x.h = make_handle(k, path, &hdrs, &x, err, err_len);
+    CURL *h = x.h = make_handle(k, conn, path, &hdrs, &x, err, err_len);
     if (!h)
         return -1;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -496,7 +510,10 @@ int alb_kube_call(struct alb_kube *k, const char *method, const char *path, json
         snprintf(err, err_len, "%s %s: HTTP %d%s%.400s", method, path, status, msg ? ": " : "", msg ? msg : "");
     }
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    if (!conn)
+        curl_easy_cleanup(h);
+    else if (status < 0)
+        alb_kube_conn_close(conn); /* the connection may be what failed */
     free(text);
     free(x.buf);
     return status;
@@ -509,7 +526,7 @@ int alb_kube_watch(struct alb_kube *k, const char *path, alb_kube_event_fn *fn, 
         *status_out = NULL;
     struct xfer x = {.stop = stop, .max = ALB_KUBE_MAX_EVENT, .fn = fn, .ctx = ctx};
     struct curl_slist *hdrs = NULL;
-    CURL *h = x.h = make_handle(k, path, &hdrs, &x, err, err_len);
+    CURL *h = x.h = make_handle(k, NULL, path, &hdrs, &x, err, err_len);
     if (!h)
         return -1;
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

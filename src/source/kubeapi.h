@@ -9,7 +9,8 @@
  * soon as the kubelet writes it.
  *
  * A client is immutable once made and may be used by several threads at
- * once; each call makes its own connection. Never on the request path.
+ * once; a call uses the caller's connection (struct alb_kube_conn, one per
+ * thread) or makes its own. Never on the request path.
  */
 #ifndef ALB_SOURCE_KUBEAPI_H
 #define ALB_SOURCE_KUBEAPI_H
@@ -40,14 +41,24 @@ void alb_kube_free(struct alb_kube *k);
 /* alb_kube_server() : the API server's URL, for logs. */
 const char *alb_kube_server(const struct alb_kube *k);
 
+/* A connection kept between calls of one thread (zero-initialise; close
+ * with alb_kube_conn_close()): a Lease renewed every 2 s, or thousands of
+ * status writes, then cost one TLS handshake, not one each. */
+struct alb_kube_conn {
+    void *h; /* the libcurl handle; NULL: none yet */
+};
+
+void alb_kube_conn_close(struct alb_kube_conn *c);
+
 /* alb_kube_call() : <method> <path> (from the server's root, query
  * included), with <body> (may be NULL) sent as <content_type> (NULL:
- * application/json). Returns the HTTP status, with the parsed response
+ * application/json), over <conn>'s connection (NULL: a connection of its
+ * own; a failed call closes <conn>'s). Returns the HTTP status, with the parsed response
  * body in *out when it is JSON (one reference; NULL otherwise); or -1
  * when no response came, with err[] saying why. <stop> (may be NULL)
  * aborts the call within a second once set. */
-int alb_kube_call(struct alb_kube *k, const char *method, const char *path, json_t *body, const char *content_type,
-                  json_t **out, const atomic_bool *stop, char *err, size_t err_len);
+int alb_kube_call(struct alb_kube *k, struct alb_kube_conn *conn, const char *method, const char *path, json_t *body,
+                  const char *content_type, json_t **out, const atomic_bool *stop, char *err, size_t err_len);
 
 /* alb_kube_watch() : GET <path> (a watch) and hand each event (one JSON
  * line) to <fn> as it arrives, and NULL first, once the response head says

@@ -35,7 +35,8 @@ static const char *spec_str(json_t *lease, const char *field)
 }
 
 /* PUTs <lease> with its spec saying this replica holds it from now. */
-static int put_held(struct alb_lease *l, struct alb_kube *k, json_t *lease, bool taking, const atomic_bool *stop)
+static int put_held(struct alb_lease *l, struct alb_kube *k, struct alb_kube_conn *conn, json_t *lease, bool taking,
+                    const atomic_bool *stop)
 {
     char now[64], path[700], err[512];
     alb_micro_time(now, sizeof(now), true);
@@ -54,7 +55,7 @@ static int put_held(struct alb_lease *l, struct alb_kube *k, json_t *lease, bool
     }
     snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", l->ns, l->name);
     json_t *out = NULL;
-    int status = alb_kube_call(k, "PUT", path, lease, NULL, &out, stop, err, sizeof(err));
+    int status = alb_kube_call(k, conn, "PUT", path, lease, NULL, &out, stop, err, sizeof(err));
     json_decref(out);
     if (status != 200 && status != 409)
         alb_log_warn("action=\"renewing lease %s/%s\" %s", l->ns, l->name, err);
@@ -76,12 +77,13 @@ static bool became(struct alb_lease *l, bool leader, double now)
     return leader;
 }
 
-bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, const atomic_bool *stop, double now)
+bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, struct alb_kube_conn *conn, const atomic_bool *stop,
+                    double now)
 {
     char path[700], err[512];
     snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", l->ns, l->name);
     json_t *lease = NULL;
-    int status = alb_kube_call(k, "GET", path, NULL, NULL, &lease, stop, err, sizeof(err));
+    int status = alb_kube_call(k, conn, "GET", path, NULL, NULL, &lease, stop, err, sizeof(err));
     bool ok = false;
     if (status == 404) {
         char at[64];
@@ -93,7 +95,7 @@ bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, const atomic_bool *
         char coll[600];
         snprintf(coll, sizeof(coll), "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->ns);
         json_t *out = NULL;
-        status = fresh ? alb_kube_call(k, "POST", coll, fresh, NULL, &out, stop, err, sizeof(err)) : -1;
+        status = fresh ? alb_kube_call(k, conn, "POST", coll, fresh, NULL, &out, stop, err, sizeof(err)) : -1;
         json_decref(out);
         json_decref(fresh);
         ok = status == 201 || status == 200;
@@ -110,7 +112,7 @@ bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, const atomic_bool *
         bool mine = holder && !strcmp(holder, l->identity);
         bool free_now = !holder || !holder[0] || now - l->seen_at >= (double)dur;
         if (mine || free_now)
-            ok = put_held(l, k, lease, !mine, stop) == 200;
+            ok = put_held(l, k, conn, lease, !mine, stop) == 200;
         else
             ok = false;
         if (!mine && !free_now) {
@@ -129,14 +131,14 @@ bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, const atomic_bool *
     return became(l, false, now);
 }
 
-void alb_lease_release(struct alb_lease *l, struct alb_kube *k)
+void alb_lease_release(struct alb_lease *l, struct alb_kube *k, struct alb_kube_conn *conn)
 {
     if (!l->leader)
         return;
     char path[700], err[512], now[64];
     snprintf(path, sizeof(path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", l->ns, l->name);
     json_t *lease = NULL;
-    if (alb_kube_call(k, "GET", path, NULL, NULL, &lease, NULL, err, sizeof(err)) == 200 &&
+    if (alb_kube_call(k, conn, "GET", path, NULL, NULL, &lease, NULL, err, sizeof(err)) == 200 &&
         !strcmp(spec_str(lease, "holderIdentity") ? spec_str(lease, "holderIdentity") : "", l->identity)) {
         alb_micro_time(now, sizeof(now), true);
         json_t *spec = json_object_get(lease, "spec");
@@ -144,7 +146,7 @@ void alb_lease_release(struct alb_lease *l, struct alb_kube *k)
         json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
         json_object_set_new(spec, "renewTime", json_string(now));
         json_t *out = NULL;
-        if (alb_kube_call(k, "PUT", path, lease, NULL, &out, NULL, err, sizeof(err)) == 200)
+        if (alb_kube_call(k, conn, "PUT", path, lease, NULL, &out, NULL, err, sizeof(err)) == 200)
             alb_log_info("leader election: %s released lease %s/%s", l->identity, l->ns, l->name);
         json_decref(out);
     }

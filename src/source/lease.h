@@ -37,12 +37,13 @@ struct alb_lease {
 void alb_lease_init(struct alb_lease *l, const char *ns, const char *name, const char *identity);
 
 /* alb_lease_step() : one try at acquiring or renewing at time <now>
- * (monotonic seconds). Returns whether this replica is the leader now. */
-bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, const atomic_bool *stop, double now);
+ * (monotonic seconds), over <conn> (may be NULL). Returns whether this replica is the leader now. */
+bool alb_lease_step(struct alb_lease *l, struct alb_kube *k, struct alb_kube_conn *conn, const atomic_bool *stop,
+                    double now);
 
 /* alb_lease_release() : when leader, gives the Lease up, so that another
  * replica takes over at its next try instead of after the lease duration. */
-void alb_lease_release(struct alb_lease *l, struct alb_kube *k);
+void alb_lease_release(struct alb_lease *l, struct alb_kube *k, struct alb_kube_conn *conn);
 
 /* alb_micro_time() : the UTC time now as Kubernetes MicroTime
  * ("2006-01-02T15:04:05.000000Z"); <micro> false: as Time (seconds). */

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "source/lease.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 struct alb_status {
     struct alb_kube *k;
     struct alb_lease lease;
+    struct alb_kube_conn conn;      /* the thread's connection: Lease, status, events */
     char publish_service[512];
     json_t *publish_address;  /* the addresses from the flag, as status lists them; NULL: none */
     pthread_t thread;
@@ -58,7 +60,8 @@ static json_t *addresses_of_list(const char *list)
             a++;
         if (!*a)
             continue;
-        bool ip = strspn(a, "0123456789.:abcdefABCDEF") == strlen(a) && (strchr(a, ':') || strspn(a, "0123456789.") == strlen(a));
+        unsigned char bin[16];
+        bool ip = inet_pton(AF_INET, a, bin) == 1 || inet_pton(AF_INET6, a, bin) == 1;
         json_array_append_new(out, json_pack("{s:s}", ip ? "ip" : "hostname", a));
     }
     return out;
@@ -79,7 +82,7 @@ static json_t *addresses(struct alb_status *s, double now)
     snprintf(path, sizeof(path), "/api/v1/namespaces/%.*s/services/%s", (int)(slash - s->publish_service),
              s->publish_service, slash + 1);
     json_t *svc = NULL;
-    int status = alb_kube_call(s->k, "GET", path, NULL, NULL, &svc, &s->stop, err, sizeof(err));
+    int status = alb_kube_call(s->k, &s->conn, "GET", path, NULL, NULL, &svc, &s->stop, err, sizeof(err));
     if (status != 200) {
         alb_log_warn("action=\"reading the publish Service %s\" %s", s->publish_service, err);
         json_decref(svc);
@@ -119,8 +122,8 @@ static void patch_status(struct alb_status *s, const char *key, const char *path
 {
     char err[1024];
     json_t *body = json_pack("{s:O}", "status", status_patch), *out = NULL;
-    int rc = body ? alb_kube_call(s->k, "PATCH", path, body, "application/merge-patch+json", &out, &s->stop, err,
-                                  sizeof(err))
+    int rc = body ? alb_kube_call(s->k, &s->conn, "PATCH", path, body, "application/merge-patch+json", &out,
+                                  &s->stop, err, sizeof(err))
                   : -1;
     json_decref(body);
     json_decref(out);
@@ -165,7 +168,8 @@ static void write_ingresses(struct alb_status *s, json_t *addrs, double now)
         }
         if (!want)
             continue;
-        bool same = json_equal(want, current ? current : json_null()) || (!json_array_size(want) && !json_array_size(current));
+        bool same = json_equal(want, current ? current : json_null()) ||
+                    (!json_array_size(want) && !json_array_size(current));
         json_t *patch = json_pack("{s:{s:O}}", "loadBalancer", "ingress", want);
         char wkey[700];
         snprintf(wkey, sizeof(wkey), "Ingress/%s", key);
@@ -247,7 +251,7 @@ static void post_events(struct alb_status *s, json_t *events, double now)
             continue;
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
         json_t *out = NULL;
-        int rc = alb_kube_call(s->k, "POST", path, ev, NULL, &out, &s->stop, err, sizeof(err));
+        int rc = alb_kube_call(s->k, &s->conn, "POST", path, ev, NULL, &out, &s->stop, err, sizeof(err));
         json_decref(out);
         if (rc == 201 || rc == 200) {
             json_object_set_new(s->posted, key, json_real(now));
@@ -277,7 +281,7 @@ static void *status_thread(void *p)
         double now = now_s();
         bool leader = s->lease.leader;
         if (now >= next_try) {
-            leader = alb_lease_step(&s->lease, s->k, &s->stop, now);
+            leader = alb_lease_step(&s->lease, s->k, &s->conn, &s->stop, now);
             next_try = now + ALB_LEASE_RETRY_S;
             pthread_mutex_lock(&s->lock);
             s->stats.leader = leader;
@@ -318,7 +322,8 @@ static void *status_thread(void *p)
             ;
         pthread_mutex_unlock(&s->lock);
     }
-    alb_lease_release(&s->lease, s->k);
+    alb_lease_release(&s->lease, s->k, &s->conn);
+    alb_kube_conn_close(&s->conn);
     return NULL;
 }
 

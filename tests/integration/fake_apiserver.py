@@ -136,10 +136,21 @@ class Store:
         self.lock = threading.Condition()
         self.rv = 1
         self.objects = {r: {} for r in RESOURCES}
-        self.history = []  # (rv, resource, type, object)
+        self.history = []  # (rv, resource, type, object), in rv order
         self.compacted = 1  # watches from before this get 410
         self.expire_gen = 0
         self.snapshots = {}  # continue token id -> items
+
+    def since(self, rv):
+        """The history after version <rv> (bisected: watches ask often)."""
+        lo, hi = 0, len(self.history)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.history[mid][0] <= rv:
+                lo = mid + 1
+            else:
+                hi = mid
+        return self.history[lo:]
 
     def _record(self, res, typ, obj):
         self.history.append((self.rv, res, typ, copy.deepcopy(obj)))
@@ -251,6 +262,10 @@ class Store:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-apiserver"
+    # headers and body leave in two writes: without TCP_NODELAY the body
+    # waits for the client's delayed ACK (40 ms a request). Go's server, as
+    # kube-apiserver's, sets it too.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
@@ -486,7 +501,7 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         # the version the events are complete up to: a bookmark may say no more
                         cur_rv = store.rv
-                        evs = [(rv, t, o) for rv, r, t, o in store.history if r == res and rv > since and visible(o)]
+                        evs = [(rv, t, o) for rv, r, t, o in store.since(since) if r == res and visible(o)]
                         if not evs:
                             store.lock.wait(0.2)
                 if evs is None:
