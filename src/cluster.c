@@ -193,6 +193,13 @@ void alb_cluster_published(struct alb_cluster *cl, json_t *objects, const struct
         on_save(&cl->save);
 }
 
+void alb_cluster_statuses_changed(struct alb_cluster *cl, json_t *objects, const struct alb_config *serving,
+                                  const struct alb_translate_memo *memo)
+{
+    if (cl->status)
+        tell_status(cl, objects, serving, memo);
+}
+
 void alb_cluster_metrics(struct alb_cluster *cl, bool serving_saved_state, struct alb_sbuf *out)
 {
     if (cl->informers) {

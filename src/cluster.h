@@ -66,6 +66,12 @@ void alb_cluster_report(struct alb_cluster *cl, const struct alb_diags *d, json_
 void alb_cluster_published(struct alb_cluster *cl, json_t *objects, const struct alb_config *cfg,
                            const struct alb_translate_memo *memo, bool endpoints_only);
 
+/* alb_cluster_statuses_changed() : only the status of some of <objects>
+ * changed since <serving> was published from them: the status thread is
+ * told what they say now (so it does not write what is already there). */
+void alb_cluster_statuses_changed(struct alb_cluster *cl, json_t *objects, const struct alb_config *serving,
+                                  const struct alb_translate_memo *memo);
+
 /* alb_cluster_metrics() : the informers', leader's and status writer's
  * metrics; <serving_saved_state> as main.c knows it. */
 void alb_cluster_metrics(struct alb_cluster *cl, bool serving_saved_state, struct alb_sbuf *out);

@@ -350,6 +350,7 @@ static struct alb_config *translate_objects(const struct options *o, json_t *obj
     char inner[1024];
     json_t *sources = r && r->memo ? alb_translate_memo_sources(r->memo) : NULL;
     changes |= r && r->dns_changed ? ALB_MANIFEST_CHANGED_ENDPOINTS : 0;
+    changes &= ~ALB_MANIFEST_CHANGED_STATUS; /* translation never reads a status */
     if (r && r->serving && sources && changes == ALB_MANIFEST_CHANGED_ENDPOINTS) {
         json_t *eps = objects ? alb_translate_endpoints(objects, sources, r->resolved, d) : NULL;
         struct alb_config *cfg = eps ? alb_config_with_endpoints(r->serving, eps, inner, sizeof(inner)) : NULL;
@@ -411,6 +412,17 @@ static int publish_from(struct control *c, json_t *given)
         c->kube_changes |= taken;
         if (!c->synced)
             c->kube_changes |= ALB_MANIFEST_CHANGED_OTHER;
+        if (c->kube_changes == ALB_MANIFEST_CHANGED_STATUS) {
+            /* only statuses changed (ours, mostly): nothing to translate or publish */
+            uint64_t gen;
+            struct alb_config *serving = alb_publisher_acquire(&c->pub, &gen);
+            if (serving)
+                alb_cluster_statuses_changed(&c->cluster, objects, serving, c->memo);
+            alb_config_unref(serving);
+            json_decref(objects);
+            c->kube_changes = 0;
+            return 0;
+        }
         from_informers = true;
     } else if (given) {
         objects = json_incref(given);

@@ -29,6 +29,7 @@ struct alb_manifest_file {
  * without rebuilding everything. */
 #define ALB_MANIFEST_CHANGED_ENDPOINTS 1u /* EndpointSlice or Endpoints objects */
 #define ALB_MANIFEST_CHANGED_OTHER 2u     /* objects of any other kind */
+#define ALB_MANIFEST_CHANGED_STATUS 4u    /* only the status of objects (from the API; translation never reads it) */
 
 /* alb_manifest_change_of() : the ALB_MANIFEST_CHANGED_* bit a change of
  * object <o> makes. */

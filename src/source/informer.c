@@ -52,7 +52,7 @@ struct kind_state {
     /* under inf->lock */
     json_t *objects;      /* "namespace/name" -> object */
     bool listed;
-    bool streaming;       /* a watch is open */
+    bool streaming;       /* in sync: listed, or a watch is open, since the last failure */
     double lost_at;       /* when it last stopped streaming (monotonic seconds) */
     /* the thread's own */
     char rv[64];          /* the version seen last */
@@ -182,19 +182,18 @@ static int list_kind(struct kind_state *ks, char *err, size_t err_len)
     pthread_mutex_lock(&inf->lock);
     json_object_foreach(ks->objects, key, o)
     {
-        json_t *now = json_object_get(fresh, key);
-        if (!now || !alb_watch_same_version(now, o))
-            bits |= alb_manifest_change_of(o);
+        bits |= alb_watch_change_of(o, json_object_get(fresh, key));
     }
     json_object_foreach(fresh, key, o)
     {
         if (!json_object_get(ks->objects, key))
-            bits |= alb_manifest_change_of(o);
+            bits |= alb_watch_change_of(NULL, o);
     }
     json_decref(ks->objects);
     ks->objects = fresh;
     bool first = !ks->listed;
     ks->listed = true;
+    ks->streaming = true; /* current as of now; the watch that follows keeps it so */
     inf->changes |= bits;
     pthread_mutex_unlock(&inf->lock);
     if (bits || first)
@@ -238,6 +237,7 @@ static void *kind_thread(void *p)
         if (need_list) {
             int rc = list_kind(ks, err, sizeof(err));
             if (rc < 0) {
+                set_streaming(ks, false);
                 if (!atomic_load(&inf->stop)) {
                     alb_log_warn("action=\"listing %s\" %s", ks->def->plural, err);
                     pause_ms(inf, backoff(ks, &prev_backoff));

@@ -36,7 +36,8 @@ struct alb_informer_opts {
 
 struct alb_informer_stats {
     bool synced;              /* every kind was listed once */
-    double sync_age_s;        /* 0 while every watch streams; else since the first kind lost it */
+    double sync_age_s;        /* 0 while every kind is in sync (listed, its watch streaming); else since the
+                                 first kind fell out of sync */
     uint64_t lists;           /* LIST calls that succeeded (pages) */
     uint64_t relists;         /* lists again because the server forgot the version watched from */
     uint64_t watch_restarts;  /* watches that ended for a reason other than their timeout */

@@ -31,6 +31,12 @@ bool alb_watch_key(json_t *o, char *out, size_t len);
  * metadata.resourceVersion. */
 bool alb_watch_same_version(json_t *a, json_t *b);
 
+/* alb_watch_change_of() : the ALB_MANIFEST_CHANGED_* bit of <was> (NULL:
+ * none) becoming <now> (NULL: deleted): 0 for the same resourceVersion,
+ * ALB_MANIFEST_CHANGED_STATUS when only the status (and the version)
+ * differ, else the bit of the kind. */
+unsigned alb_watch_change_of(json_t *was, json_t *now);
+
 /* alb_watch_apply() : applies event <ev> ({"type", "object"}) to <objects>
  * ("namespace/name" -> object) of <kind>. ADDED and MODIFIED store the
  * object (prepared; unless the stored one has its resourceVersion),

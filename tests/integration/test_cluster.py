@@ -392,8 +392,13 @@ def test_one_leader_writes_status_and_fails_over(api, cluster_alb, backend):
 def test_status_cleared_when_no_longer_served(api, cluster_alb, backend):
     port = free_port()
     seed(api, port, backend)
-    cluster_alb(port=port)
+    a = cluster_alb(port=port)
     wait_for("status written", lambda: (api.get(*NET, "ingresses", "web").get("status") or {}).get("loadBalancer"))
+    # the status ALB wrote comes back as a watch event: nothing to translate or publish
+    wait_for("the AlbConfig's too", lambda: (api.get(*ALB, "albconfigs", "lb").get("status") or {}).get("loadBalancer"))
+    publishes = a.metrics()["alb_config_publishes_total"]
+    time.sleep(1.5)
+    assert a.metrics()["alb_config_publishes_total"] == publishes
     api.put(*NET, "ingresses", ingress("web", "a.example.com", "web", cls="other"))
     wait_for("status cleared", lambda: api.get(*NET, "ingresses", "web")["status"]["loadBalancer"]["ingress"] == [])
     writes = len(api.requests_matching("PATCH", "/ingresses/web/status"))
