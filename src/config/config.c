@@ -2063,3 +2063,33 @@ char *alb_config_to_json(const struct alb_config *c)
     json_decref(root);
     return text;
 }
+
+/* ---- comparing Kubernetes objects ------------------------------------------------- */
+
+/* Whether every member of <a> but those named in <skip> is in <b>, equal. */
+static bool members_in(json_t *a, json_t *b, const char *skip)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(a, k, v)
+    {
+        if (strcmp(k, skip) == 0)
+            continue;
+        json_t *w = json_object_get(b, k);
+        bool meta = strcmp(k, "metadata") == 0 && json_is_object(v) && json_is_object(w);
+        if (!w || (meta ? !members_in(v, w, "resourceVersion") || !members_in(w, v, "resourceVersion")
+                        : !json_equal(v, w)))
+            return false;
+    }
+    return true;
+}
+
+bool alb_object_equal_but_status(json_t *a, json_t *b)
+{
+    if (a == b)
+        return true;
+    if (!json_is_object(a) || !json_is_object(b))
+        return json_equal(a, b);
+    return members_in(a, b, "status") && members_in(b, a, "status");
+}
+

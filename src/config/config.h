@@ -399,6 +399,13 @@ struct alb_config *alb_config_from_json(struct json_t *root, const char *default
 struct alb_config *alb_config_with_endpoints(struct alb_config *cur, struct json_t *endpoints, char *err,
                                              size_t err_len);
 
+/* alb_object_equal_but_status() : whether Kubernetes objects <a> and <b>
+ * are the same but for their status and metadata.resourceVersion: what
+ * the API server changes when a controller writes a status, and what
+ * translation never reads (source/ tells such changes apart; translate/
+ * keeps its memo across them). Values that are not objects: json_equal(). */
+bool alb_object_equal_but_status(struct json_t *a, struct json_t *b);
+
 /* alb_config_backend() : the backend at <position> (as a rule names it) as
  * <cfg> has it, with <cfg>'s endpoints. */
 static inline const struct alb_backend *alb_config_backend(const struct alb_config *cfg, size_t position)

@@ -1,6 +1,7 @@
 /* source/watch.c : see watch.h. */
 #include "source/watch.h"
 
+#include "config/config.h"
 #include "source/files.h"
 
 #include <stdio.h>
@@ -40,46 +41,11 @@ bool alb_watch_same_version(json_t *a, json_t *b)
     return ra && rb && !strcmp(ra, rb);
 }
 
-/* Whether <a> and <b> differ in nothing but their status and version. */
-static bool same_but_status(json_t *a, json_t *b)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(a, k, v)
-    {
-        if (!strcmp(k, "status"))
-            continue;
-        json_t *w = json_object_get(b, k);
-        if (!w)
-            return false;
-        if (!strcmp(k, "metadata") && json_is_object(v) && json_is_object(w)) {
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(v, mk, mv)
-            {
-                json_t *mw = json_object_get(w, mk);
-                if (strcmp(mk, "resourceVersion") && (!mw || !json_equal(mv, mw)))
-                    return false;
-            }
-            if (json_object_size(v) != json_object_size(w))
-                return false;
-        } else if (!json_equal(v, w)) {
-            return false;
-        }
-    }
-    json_object_foreach(b, k, v)
-    {
-        if (strcmp(k, "status") && !json_object_get(a, k))
-            return false;
-    }
-    return true;
-}
-
 unsigned alb_watch_change_of(json_t *was, json_t *now)
 {
     if (was && now && alb_watch_same_version(was, now))
         return 0;
-    if (was && now && same_but_status(was, now))
+    if (was && now && alb_object_equal_but_status(was, now))
         return ALB_MANIFEST_CHANGED_STATUS;
     return alb_manifest_change_of(now ? now : was);
 }

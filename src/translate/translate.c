@@ -1693,7 +1693,7 @@ static bool take_memo(struct alb_translate_memo *m, bool same_world, json_t *ing
         return false;
     struct ing_memo *e = &m->v[m->next];
     if (cmp_identity(e->ns, e->name, ns, name) || strcmp(e->albconfig, albconfig) ||
-        (e->ing != ing && !json_equal(e->ing, ing)))
+        !alb_object_equal_but_status(e->ing, ing))
         return false;
     *out = *e;
     memset(e, 0, sizeof(*e)); /* taken */
@@ -2020,7 +2020,9 @@ struct alb_config *alb_translate(json_t *objects, const struct alb_translate_opt
     for (size_t i = 0; i < kinds.albconfigs.cnt; i++)
         add_albconfig(&s, kinds.albconfigs.v[i]);
     json_t *world = world_of(o, &kinds);
-    bool same_world = memo->world && json_equal(memo->world, world);
+    bool same_world = memo->world && json_array_size(memo->world) == json_array_size(world);
+    for (size_t i = 0; same_world && i < json_array_size(world); i++)
+        same_world = alb_object_equal_but_status(json_array_get(memo->world, i), json_array_get(world, i));
 
     struct ing_memo *next = calloc(ingresses.cnt + 1, sizeof(*next));
     size_t next_cnt = 0;
