@@ -498,7 +498,7 @@ int alb_kube_call(struct alb_kube *k, struct alb_kube_conn *conn, const char *me
     if (!strcmp(method, "GET"))
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, CALL_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, conn && conn->timeout_ms > 0 ? conn->timeout_ms : CALL_TIMEOUT_MS);
     CURLcode rc = curl_easy_perform(h);
     int status = finish(h, rc, &x, err, err_len);
     if (status > 0 && x.len) {

@@ -45,7 +45,8 @@ const char *alb_kube_server(const struct alb_kube *k);
  * with alb_kube_conn_close()): a Lease renewed every 2 s, or thousands of
  * status writes, then cost one TLS handshake, not one each. */
 struct alb_kube_conn {
-    void *h; /* the libcurl handle; NULL: none yet */
+    void *h;         /* the libcurl handle; NULL: none yet */
+    long timeout_ms; /* a call's limit, connecting included; 0: 30 s */
 };
 
 void alb_kube_conn_close(struct alb_kube_conn *c);

@@ -16,6 +16,7 @@
 #define ADDRESS_TTL_S 10.0      /* the publish Service's addresses are read again after this */
 #define REWRITE_AFTER_S 10.0    /* a status written is not written again sooner, while the watch catches up */
 #define MAX_QUEUED_EVENTS 10000 /* beyond this, events wait for nobody: dropped */
+#define RELEASE_TIMEOUT_MS 2000L /* each call giving the Lease up on the way out */
 
 struct alb_status {
     struct alb_kube *k;
@@ -322,6 +323,8 @@ static void *status_thread(void *p)
             ;
         pthread_mutex_unlock(&s->lock);
     }
+    /* giving the Lease up must not hold the drain back when the API is slow or away */
+    s->conn.timeout_ms = RELEASE_TIMEOUT_MS;
     alb_lease_release(&s->lease, s->k, &s->conn);
     alb_kube_conn_close(&s->conn);
     return NULL;

@@ -697,3 +697,17 @@ def test_albconfig_status_lists_listeners_and_certificates(api, cluster_alb, bac
     certs = by_port[f"{tls_port}/HTTPS"]
     assert len(certs) == 1 and "web-tls" in certs[0]["certificateId"], certs
     assert status["dnsname"] == "203.0.113.7" and status["id"] == "lb"
+
+
+def test_leader_stops_promptly_with_the_api_away(api, cluster_alb, backend):
+    port = free_port()
+    seed(api, port, backend)
+    a = cluster_alb(port=port)
+    wait_for("leader", lambda: a.metrics().get("alb_leader") == 1)
+    # the API hangs (accepts, never answers): giving the Lease up must not hold the stop back
+    api.hooks[("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/alb-leader")] = \
+        lambda q: (time.sleep(20), (None, None))[1]
+    t0 = time.monotonic()
+    a.proc.send_signal(signal.SIGTERM)
+    assert a.proc.wait(timeout=15) == 0
+    assert time.monotonic() - t0 < 6, time.monotonic() - t0
