@@ -119,6 +119,21 @@ static bool just_written(struct alb_status *s, const char *key, json_t *what, do
     return w && json_equal(json_array_get(w, 0), what) && now - json_real_value(json_array_get(w, 1)) < REWRITE_AFTER_S;
 }
 
+/* What was written longer ago than REWRITE_AFTER_S no longer matters: kept,
+ * the map would grow with every Ingress name ever written (deleted ones
+ * included). */
+static void forget_old_writes(struct alb_status *s, double now)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(s->written, tmp, k, v)
+    {
+        if (now - json_real_value(json_array_get(v, 1)) >= REWRITE_AFTER_S)
+            json_object_del(s->written, k);
+    }
+}
+
 static void patch_status(struct alb_status *s, const char *key, const char *path, json_t *status_patch, double now)
 {
     char err[1024];
@@ -309,6 +324,7 @@ static void *status_thread(void *p)
             if (addrs) {
                 write_ingresses(s, addrs, now);
                 write_albconfigs(s, addrs, now);
+                forget_old_writes(s, now);
             }
             post_events(s, events, now);
         }
