@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +82,17 @@ static char *slurp(const char *path, size_t *len)
     return p;
 }
 
+static bool curl_ready;
+
+static void init_curl_once(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
+
+/* libcurl is initialised once, by whichever thread calls first (the
+ * informers start together). */
 static bool init_curl(void)
 {
-    static bool done;
-    if (!done)
-        done = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; /* thread-safe since 7.84 */
-    return done;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_curl_once);
+    return curl_ready;
 }
 
 /* ---- kubeconfig ---------------------------------------------------------------- */
