@@ -11,6 +11,8 @@ LDLIBS := $(shell pkg-config --libs jansson libpcre2-8 yaml-0.1 zlib openssl lib
 OPT_CFLAGS := $(CFLAGS_COMMON) -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ASAN_CFLAGS := $(CFLAGS_COMMON) -O1 $(SAN_FLAGS)
+# ThreadSanitizer: the cluster threads (informers, status) and the control thread share a store
+TSAN_CFLAGS := $(CFLAGS_COMMON) -O1 -fsanitize=thread
 
 SRCS := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
@@ -18,6 +20,7 @@ HDRS := $(shell find src -name '*.h')
 
 OPT_OBJS := $(LIB_SRCS:src/%.c=build/obj/%.o)
 ASAN_OBJS := $(LIB_SRCS:src/%.c=build/asan/obj/%.o)
+TSAN_OBJS := $(LIB_SRCS:src/%.c=build/tsan/obj/%.o)
 
 UNIT_SRCS := $(shell find tests/unit -name '*_test.c' | sort)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
@@ -28,7 +31,7 @@ FUZZ_SECONDS ?= 30
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps test-deps bench-deps test unit integration fuzz fuzz-build run bench bench-route clean asan check-layers golden
+.PHONY: all deps test-deps bench-deps test unit integration tsan fuzz fuzz-build run bench bench-route clean asan check-layers golden
 
 all: build/alb
 
@@ -49,6 +52,10 @@ build/asan/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
+build/tsan/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TSAN_CFLAGS) -c $< -o $@
+
 build/libalb.a: $(OPT_OBJS)
 	ar rcs $@ $^
 
@@ -62,6 +69,15 @@ build/asan/alb: src/main.c build/asan/libalb.a
 	$(CC) $(ASAN_CFLAGS) $< build/asan/libalb.a $(LDLIBS) -o $@
 
 asan: build/asan/alb
+
+build/tsan/alb: src/main.c $(TSAN_OBJS)
+	$(CC) $(TSAN_CFLAGS) $< $(TSAN_OBJS) $(LDLIBS) -o $@
+
+# The tests where threads meet (cluster mode, live config changes) against the
+# ThreadSanitizer build; a report fails the test that started that ALB.
+tsan: build/tsan/alb build/alb
+	ALB_BIN=$(CURDIR)/build/tsan/alb ALB_OPT_BIN=$(CURDIR)/build/alb TSAN_OPTIONS=halt_on_error=0 \
+	  $(PYTHON) -m pytest -q tests/integration/test_cluster.py tests/integration/test_live_config.py
 
 build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libalb.a
 	@mkdir -p $(dir $@)
@@ -111,6 +127,7 @@ test: test-deps
 	$(MAKE) check-layers
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) tsan
 	$(MAKE) fuzz
 
 run: deps build/alb

@@ -147,6 +147,7 @@ class Alb:
         log = self.log_path.read_text()
         self.log.close()
         assert "AddressSanitizer" not in log and "runtime error" not in log and "LeakSanitizer" not in log, log
+        assert "ThreadSanitizer" not in log, log
         assert self.proc.returncode == 0, f"alb exited {self.proc.returncode}:\n{log}"
 
 
