@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make pkg-config libjansson-dev libpcre2-dev libyaml-dev zlib1g-dev libssl-dev libnghttp2-dev libcurl4-openssl-dev python3)
-test_pkgs=(clang libclang-rt-14-dev curl python3 python3-pytest python3-websockets python3-h2 python3-grpcio python3-yaml nghttp2-client)
+test_pkgs=(clang libclang-rt-14-dev libtsan2 curl python3 python3-pytest python3-websockets python3-h2 python3-grpcio python3-yaml nghttp2-client)
 bench_pkgs=(wrk nghttp2-client nginx-light haproxy strace)
 
 case "${1:-}" in
