@@ -270,13 +270,6 @@ static void raise_fd_limit(void)
     }
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- publishing ------------------------------------------------------------ */
 
 /* Listeners the serving config does not have yet must be bindable, or the
@@ -397,7 +390,7 @@ static struct alb_config *read_config(const struct options *o, struct alb_manife
 static int publish_from(struct control *c, json_t *given)
 {
     char err[1024];
-    double t0 = now_seconds();
+    double t0 = alb_clock_now_s();
     struct alb_diags d = {0};
     uint64_t serving_gen;
     json_t *objects = NULL; /* cluster: what was translated */
@@ -475,7 +468,7 @@ static int publish_from(struct control *c, json_t *given)
     json_decref(objects);
     if (r.endpoints_only)
         c->endpoint_publishes++;
-    c->last_build_seconds = now_seconds() - t0;
+    c->last_build_seconds = alb_clock_now_s() - t0;
     uint64_t gen = alb_publisher_publish(&c->pub, cfg);
     c->publishes++;
     for (unsigned i = 0; i < c->worker_cnt; i++)

@@ -10,6 +10,9 @@
 
 uint64_t alb_clock_now_ms(void);
 
+/* alb_clock_now_s() : CLOCK_MONOTONIC in seconds, to the nanosecond (durations, ages). */
+double alb_clock_now_s(void);
+
 /* alb_clock_deadline() : the CLOCK_MONOTONIC time <ms> from now, for
  * pthread_cond_timedwait() on a condition variable set to that clock (so a
  * change of the wall clock neither shortens nor stretches the wait). */

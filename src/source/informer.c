@@ -76,13 +76,6 @@ struct alb_informers {
     struct kind_state ks[K_COUNT];
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void notify(struct alb_informers *inf) { alb_eventfd_ring(inf->fd); }
 
 /* Sleeps <ms>, or until stopped. */
@@ -109,7 +102,7 @@ static void set_streaming(struct kind_state *ks, bool on)
 {
     pthread_mutex_lock(&ks->inf->lock);
     if (ks->streaming && !on)
-        ks->lost_at = now_s();
+        ks->lost_at = alb_clock_now_s();
     ks->streaming = on;
     pthread_mutex_unlock(&ks->inf->lock);
 }
@@ -258,7 +251,7 @@ static void *kind_thread(void *p)
         ks->relist = ks->failed = false;
         ks->seen = 0;
         json_t *status = NULL;
-        double started = now_s();
+        double started = alb_clock_now_s();
         int rc = alb_kube_watch(inf->k, path, on_event, ks, &status, &inf->stop, err, sizeof(err));
         bool gone = ks->relist || rc == 410 || json_integer_value(json_object_get(status, "code")) == 410;
         json_decref(status);
@@ -277,7 +270,7 @@ static void *kind_thread(void *p)
          * that ends at once without a word, or on an error event, is a
          * failure like any other: backing off keeps a sick server from
          * being asked in a tight loop. */
-        if (rc >= 200 && rc < 300 && !ks->failed && (ks->seen > 0 || now_s() - started >= 1.0)) {
+        if (rc >= 200 && rc < 300 && !ks->failed && (ks->seen > 0 || alb_clock_now_s() - started >= 1.0)) {
             prev_backoff = 0;
             continue;
         }
@@ -307,7 +300,7 @@ struct alb_informers *alb_informers_start(struct alb_kube *k, const struct alb_i
     pthread_mutex_init(&inf->lock, NULL);
     alb_clock_cond_init(&inf->cond);
     const char *wns = o->watch_namespace && o->watch_namespace[0] ? o->watch_namespace : NULL;
-    double t0 = now_s();
+    double t0 = alb_clock_now_s();
     for (int i = 0; i < K_COUNT; i++) {
         struct kind_state *ks = &inf->ks[i];
         ks->inf = inf;
@@ -404,7 +397,7 @@ json_t *alb_informers_objects(struct alb_informers *inf, unsigned *changes)
 
 void alb_informers_stats(struct alb_informers *inf, struct alb_informer_stats *out)
 {
-    double now = now_s();
+    double now = alb_clock_now_s();
     pthread_mutex_lock(&inf->lock);
     *out = (struct alb_informer_stats){.synced = true, .lists = inf->lists, .relists = inf->relists,
                                        .watch_restarts = inf->watch_restarts, .events = inf->events};

@@ -42,13 +42,6 @@ struct alb_status {
     double tokens, tokens_at;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* "10.0.0.1,lb.example.com" -> [{"ip": ...}, {"hostname": ...}] */
 static json_t *addresses_of_list(const char *list)
 {
@@ -294,7 +287,7 @@ static void *status_thread(void *p)
     struct alb_status *s = p;
     double next_try = 0;
     while (!atomic_load(&s->stop)) {
-        double now = now_s();
+        double now = alb_clock_now_s();
         bool leader = s->lease.leader;
         if (now >= next_try) {
             leader = alb_lease_step(&s->lease, s->k, &s->conn, &s->stop, now);
@@ -330,7 +323,7 @@ static void *status_thread(void *p)
         }
         json_decref(events);
         /* until the next try, or something new */
-        double wait = next_try - now_s();
+        double wait = next_try - alb_clock_now_s();
         if (wait <= 0)
             continue;
         struct timespec until = alb_clock_deadline((uint64_t)(wait * 1000) + 1);
@@ -363,7 +356,7 @@ struct alb_status *alb_status_start(struct alb_kube *k, const struct alb_status_
     s->written = json_object();
     s->posted = json_object();
     s->tokens = ALB_EVENT_BURST;
-    s->tokens_at = now_s();
+    s->tokens_at = alb_clock_now_s();
     pthread_mutex_init(&s->lock, NULL);
     alb_clock_cond_init(&s->cond);
     if (pthread_create(&s->thread, NULL, status_thread, s) != 0) {
