@@ -120,7 +120,6 @@ static json_t *index_objects(json_t *objects)
 
 void alb_cluster_report(struct alb_cluster *cl, const struct alb_diags *d, json_t *objects)
 {
-    static const char *const reasons[] = {"Info", "Degraded", "FailedBuildModel"};
     if (!cl->status || !d->cnt)
         return;
     json_t *index = index_objects(objects);
@@ -130,8 +129,8 @@ void alb_cluster_report(struct alb_cluster *cl, const struct alb_diags *d, json_
         snprintf(key, sizeof(key), "%s/%s/%s", g->kind, g->ns, g->name);
         json_t *obj = json_object_get(index, key);
         if (obj)
-            post_event(cl, obj, g->kind, g->ns, g->name, g->level == ALB_DIAG_INFO ? "Normal" : "Warning",
-                       reasons[g->level], g->message);
+            post_event(cl, obj, g->kind, g->ns, g->name, alb_diag_event_type(g->level), alb_diag_reason(g->level),
+                       g->message);
     }
     json_decref(index);
 }

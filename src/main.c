@@ -312,10 +312,8 @@ static void print_manifest_problem(void *ctx, const char *line)
 /* Diagnostics in the words Kubernetes users know (ALB Ingress's reasons). */
 static void format_diag(const struct alb_diag *d, char *out, size_t len)
 {
-    static const char *const levels[] = {"Normal", "Warning", "Warning"};
-    snprintf(out, len, "%s %s %s %s%s%s: %s", levels[d->level],
-             d->level == ALB_DIAG_ERROR ? "FailedBuildModel" : d->level == ALB_DIAG_WARNING ? "Degraded" : "Info",
-             d->kind, d->ns[0] ? d->ns : "", d->ns[0] ? "/" : "", d->name, d->message);
+    snprintf(out, len, "%s %s %s %s%s%s: %s", alb_diag_event_type(d->level), alb_diag_reason(d->level), d->kind,
+             d->ns[0] ? d->ns : "", d->ns[0] ? "/" : "", d->name, d->message);
 }
 
 /* What reading the manifests again can take from the serving version. */

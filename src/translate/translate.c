@@ -31,6 +31,13 @@
 
 static char *xdup(const char *s) { return strdup(s ? s : ""); }
 
+const char *alb_diag_event_type(enum alb_diag_level level) { return level == ALB_DIAG_INFO ? "Normal" : "Warning"; }
+
+const char *alb_diag_reason(enum alb_diag_level level)
+{
+    return level == ALB_DIAG_ERROR ? "FailedBuildModel" : level == ALB_DIAG_WARNING ? "Degraded" : "Info";
+}
+
 __attribute__((format(printf, 6, 7)))
 static void diag(struct alb_diags *d, enum alb_diag_level lvl, const char *kind, const char *ns, const char *name,
                  const char *fmt, ...)

@@ -46,6 +46,13 @@ struct alb_diags {
 
 void alb_diags_deinit(struct alb_diags *d);
 
+/* alb_diag_event_type(), alb_diag_reason() : a diagnostic in the words
+ * Kubernetes users know, for logs and Events alike: the Event type (Normal,
+ * Warning) and the reason (ALB Ingress's FailedBuildModel for a rejection;
+ * Degraded, Info). */
+const char *alb_diag_event_type(enum alb_diag_level level);
+const char *alb_diag_reason(enum alb_diag_level level);
+
 /* What alb_translate() keeps from one call to the next so as to do less
  * work: each Ingress's rules, parsed (reused while the Ingress and what it
  * depends on are unchanged), backend positions, and where each backend's
