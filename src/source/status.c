@@ -339,6 +339,23 @@ static void *status_thread(void *p)
     return NULL;
 }
 
+/* Frees <s> and all it holds; its thread is not running. */
+static void destroy(struct alb_status *s)
+{
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    json_decref(s->ingresses);
+    json_decref(s->albconfigs);
+    json_decref(s->events);
+    json_decref(s->want_ingresses);
+    json_decref(s->want_albconfigs);
+    json_decref(s->written);
+    json_decref(s->posted);
+    json_decref(s->addresses);
+    json_decref(s->publish_address);
+    free(s);
+}
+
 struct alb_status *alb_status_start(struct alb_kube *k, const struct alb_status_opts *o)
 {
     struct alb_status *s = calloc(1, sizeof(*s));
@@ -360,15 +377,7 @@ struct alb_status *alb_status_start(struct alb_kube *k, const struct alb_status_
     pthread_mutex_init(&s->lock, NULL);
     alb_clock_cond_init(&s->cond);
     if (pthread_create(&s->thread, NULL, status_thread, s) != 0) {
-        pthread_cond_destroy(&s->cond);
-        pthread_mutex_destroy(&s->lock);
-        json_decref(s->events);
-        json_decref(s->want_ingresses);
-        json_decref(s->want_albconfigs);
-        json_decref(s->written);
-        json_decref(s->posted);
-        json_decref(s->publish_address);
-        free(s);
+        destroy(s);
         return NULL;
     }
     return s;
@@ -383,18 +392,7 @@ void alb_status_stop(struct alb_status *s)
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
-    json_decref(s->ingresses);
-    json_decref(s->albconfigs);
-    json_decref(s->events);
-    json_decref(s->want_ingresses);
-    json_decref(s->want_albconfigs);
-    json_decref(s->written);
-    json_decref(s->posted);
-    json_decref(s->addresses);
-    json_decref(s->publish_address);
-    free(s);
+    destroy(s);
 }
 
 static void wake(struct alb_status *s)
