@@ -3,7 +3,9 @@
  * informers apply them (source/watch.c). Besides memory safety it checks
  * the store's invariants after every event: each entry is an object of the
  * kind, filed under its own namespace/name, with no managedFields; a
- * DELETED object is gone; the resourceVersion kept is the event's. */
+ * DELETED object is gone; the resourceVersion kept is the event's; an
+ * object passed on is handed over whole (no one else holds it), and the
+ * control thread's store agrees with the informer's record of versions. */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static void check_store(json_t *objects)
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-    json_t *objects = json_object();
+    json_t *versions = json_object(), *objects = json_object();
     char rv[64] = "";
     const char *p = (const char *)d, *end = p + n;
     while (p < end) {
@@ -42,29 +44,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
             continue;
         char before[64];
         memcpy(before, rv, sizeof(rv));
-        unsigned changes = 0;
         const char *type = json_string_value(json_object_get(ev, "type"));
-        char key[600];
-        json_t *obj = json_object_get(ev, "object");
-        const char *okind = json_string_value(json_object_get(obj, "kind"));
-        /* an object of another kind is not ours to delete */
-        bool ours = !json_object_get(obj, "kind") || (okind && !strcmp(okind, "Ingress"));
-        bool keyed = json_is_object(obj) && ours && alb_watch_key(obj, key, sizeof(key));
+        bool deleted = type && !strcmp(type, "DELETED");
+        struct alb_watch_change change;
         enum alb_watch_outcome out =
-            alb_watch_apply(objects, "Ingress", "networking.k8s.io/v1", ev, rv, sizeof(rv), &changes);
-        assert(out == ALB_WATCH_GO_ON || out == ALB_WATCH_GONE || out == ALB_WATCH_FAILED);
-        assert(!(changes &
-                 ~(ALB_MANIFEST_CHANGED_ENDPOINTS | ALB_MANIFEST_CHANGED_OTHER | ALB_MANIFEST_CHANGED_STATUS)));
+            alb_watch_decode(versions, "Ingress", "networking.k8s.io/v1", ev, rv, sizeof(rv), &change);
+        assert(out == ALB_WATCH_GO_ON || out == ALB_WATCH_CHANGED || out == ALB_WATCH_GONE ||
+               out == ALB_WATCH_FAILED);
         assert(strlen(rv) < sizeof(rv));
-        if (out != ALB_WATCH_GO_ON)
-            assert(!changes);
-        if (out == ALB_WATCH_GO_ON && type && !strcmp(type, "DELETED") && keyed)
-            assert(!json_object_get(objects, key));
         if (out == ALB_WATCH_GONE)
             assert(!strcmp(before, rv));
+        if (out == ALB_WATCH_CHANGED) {
+            if (deleted) {
+                assert(!change.object && !json_object_get(versions, change.key));
+            } else {
+                char k2[600];
+                /* handed over whole: no one else holds it */
+                assert(change.object && change.object->refcount == 1 && !json_object_get(ev, "object"));
+                assert(alb_watch_key(change.object, k2, sizeof(k2)) && !strcmp(k2, change.key));
+            }
+            unsigned bits = alb_watch_store(objects, change.key, change.object);
+            assert(bits && !(bits & ~(ALB_MANIFEST_CHANGED_ENDPOINTS | ALB_MANIFEST_CHANGED_OTHER |
+                                      ALB_MANIFEST_CHANGED_STATUS)));
+            json_decref(change.object);
+        }
         check_store(objects);
+        /* the informer's record and the control thread's store agree */
+        assert(json_object_size(versions) == json_object_size(objects));
+        const char *key;
+        json_t *o;
+        json_object_foreach(objects, key, o)
+        {
+            const char *v = json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+            assert(!strcmp(json_string_value(json_object_get(versions, key)), v ? v : ""));
+        }
         json_decref(ev);
     }
     json_decref(objects);
+    json_decref(versions);
     return 0;
 }

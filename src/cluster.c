@@ -160,16 +160,18 @@ static void tell_status(struct alb_cluster *cl, json_t *objects, const struct al
             snprintf(key, sizeof(key), "%s/%s", ns, name);
             bool on = json_object_get(served, key) != NULL;
             json_t *current = json_object_get(lb, "ingress");
+            /* copies: the status thread must not share the store's objects (see alb_watch_apply()) */
             if (on || json_array_size(current))
-                json_object_set_new(ingresses, key, json_pack("{s:b,s:O}", "served", on, "current",
-                                                              current ? current : json_null()));
+                json_object_set_new(ingresses, key, json_pack("{s:b,s:o}", "served", on, "current",
+                                                              current ? json_deep_copy(current) : json_null()));
             if (on && !json_object_get(cl->served, key))
                 post_event(cl, o, "Ingress", ns, name, "Normal", "SuccessfullyReconciled",
                            "Successfully reconciled: serving");
         } else if (!strcmp(kind, "AlbConfig")) {
             json_t *mine = json_object_get(listeners, name);
-            json_object_set_new(albconfigs, name, json_pack("{s:O,s:O}", "listeners", mine ? mine : json_array(),
-                                                            "current", lb ? lb : json_null()));
+            json_object_set_new(albconfigs, name,
+                                json_pack("{s:o,s:o}", "listeners", mine ? json_incref(mine) : json_array(), "current",
+                                          lb ? json_deep_copy(lb) : json_null()));
         }
     }
     json_decref(listeners);

@@ -50,17 +50,20 @@ struct kind_state {
     bool started;
     bool disabled;        /* nothing to watch (no ConfigMap named) */
     /* under inf->lock */
-    json_t *objects;      /* "namespace/name" -> object */
+    json_t *pending;      /* "namespace/name" -> object or null (deleted): changes not yet taken */
     bool listed;
     bool streaming;       /* in sync: listed, or a watch is open, since the last failure */
     double lost_at;       /* when it last stopped streaming (monotonic seconds) */
     /* the thread's own */
+    json_t *versions;     /* "namespace/name" -> the resourceVersion passed on */
     char rv[64];          /* the version seen last */
     struct alb_kube_conn conn; /* for LISTs (a watch has its own) */
     bool relist;          /* the server forgot <rv> */
     bool failed;          /* the watch ended on an error event or a malformed one */
     uint64_t seen;        /* events of the current watch */
     unsigned seed;
+    /* the control thread's own (alb_informers_objects()) */
+    json_t *objects;      /* "namespace/name" -> object */
 };
 
 struct alb_informers {
@@ -71,7 +74,6 @@ struct alb_informers {
     int fd;
     unsigned watch_timeout_s;
     /* under lock */
-    unsigned changes;
     uint64_t lists, relists, watch_restarts, events;
     struct kind_state ks[K_COUNT];
 };
@@ -109,8 +111,9 @@ static void set_streaming(struct kind_state *ks, bool on)
 
 /* ---- LIST ------------------------------------------------------------------------ */
 
-/* Lists the kind page by page and puts the result in the store, applying
- * the difference. Returns 0, or -1 (logged by the caller through err[]). */
+/* Lists the kind page by page and passes on what differs from what was
+ * passed on before. Returns 0, 1 when the server has no such resource, or
+ * -1 (logged by the caller through err[]). */
 static int list_kind(struct kind_state *ks, char *err, size_t err_len)
 {
     struct alb_informers *inf = ks->inf;
@@ -168,28 +171,17 @@ static int list_kind(struct kind_state *ks, char *err, size_t err_len)
         if (!cont[0])
             break;
     }
-    /* the difference */
-    unsigned bits = 0;
-    const char *key;
-    json_t *o;
+    /* the difference, passed on */
+    alb_watch_relisted(ks->versions, fresh);
+    bool changed = json_object_size(fresh) > 0;
     pthread_mutex_lock(&inf->lock);
-    json_object_foreach(ks->objects, key, o)
-    {
-        bits |= alb_watch_change_of(o, json_object_get(fresh, key));
-    }
-    json_object_foreach(fresh, key, o)
-    {
-        if (!json_object_get(ks->objects, key))
-            bits |= alb_watch_change_of(NULL, o);
-    }
-    json_decref(ks->objects);
-    ks->objects = fresh;
+    json_object_update(ks->pending, fresh);
+    json_decref(fresh); /* under the lock: the control thread takes what it held only after */
     bool first = !ks->listed;
     ks->listed = true;
     ks->streaming = true; /* current as of now; the watch that follows keeps it so */
-    inf->changes |= bits;
     pthread_mutex_unlock(&inf->lock);
-    if (bits || first)
+    if (changed || first)
         notify(inf);
     return missing ? 1 : 0;
 }
@@ -205,18 +197,19 @@ static bool on_event(void *ctx, json_t *ev)
         return true;
     }
     ks->seen++;
-    unsigned bits = 0;
-    pthread_mutex_lock(&inf->lock);
+    struct alb_watch_change change;
     enum alb_watch_outcome out =
-        alb_watch_apply(ks->objects, ks->def->kind, ks->def->api_version, ev, ks->rv, sizeof(ks->rv), &bits);
+        alb_watch_decode(ks->versions, ks->def->kind, ks->def->api_version, ev, ks->rv, sizeof(ks->rv), &change);
+    pthread_mutex_lock(&inf->lock);
+    if (out == ALB_WATCH_CHANGED)
+        json_object_set_new(ks->pending, change.key, change.object ? change.object : json_null());
     inf->events++;
-    inf->changes |= bits;
     pthread_mutex_unlock(&inf->lock);
-    if (bits)
+    if (out == ALB_WATCH_CHANGED)
         notify(inf);
     ks->relist = out == ALB_WATCH_GONE;
     ks->failed = out == ALB_WATCH_FAILED;
-    return out == ALB_WATCH_GO_ON;
+    return out == ALB_WATCH_GO_ON || out == ALB_WATCH_CHANGED;
 }
 
 static void *kind_thread(void *p)
@@ -306,6 +299,8 @@ struct alb_informers *alb_informers_start(struct alb_kube *k, const struct alb_i
         ks->inf = inf;
         ks->def = &kinds[i];
         ks->objects = json_object();
+        ks->pending = json_object();
+        ks->versions = json_object();
         ks->lost_at = t0;
         ks->seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(i * 7919);
         const char *ns = ks->def->namespaced ? wns : NULL;
@@ -364,6 +359,8 @@ void alb_informers_stop(struct alb_informers *inf)
         if (inf->ks[i].started)
             pthread_join(inf->ks[i].thread, NULL);
         json_decref(inf->ks[i].objects);
+        json_decref(inf->ks[i].pending);
+        json_decref(inf->ks[i].versions);
     }
     if (inf->fd != -1)
         close(inf->fd);
@@ -379,19 +376,30 @@ json_t *alb_informers_objects(struct alb_informers *inf, unsigned *changes)
     uint64_t v;
     ssize_t n = read(inf->fd, &v, sizeof(v));
     (void)n; /* empty: nothing was pending */
-    json_t *all = json_array();
+    json_t *taken[K_COUNT];
     pthread_mutex_lock(&inf->lock);
     for (int i = 0; i < K_COUNT; i++) {
+        taken[i] = inf->ks[i].pending;
+        inf->ks[i].pending = json_object();
+    }
+    pthread_mutex_unlock(&inf->lock);
+    unsigned bits = 0;
+    json_t *all = json_array();
+    for (int i = 0; i < K_COUNT; i++) {
+        struct kind_state *ks = &inf->ks[i];
         const char *key;
         json_t *o;
-        json_object_foreach(inf->ks[i].objects, key, o)
+        json_object_foreach(taken[i], key, o)
+        {
+            bits |= alb_watch_store(ks->objects, key, o);
+        }
+        json_decref(taken[i]);
+        json_object_foreach(ks->objects, key, o)
         {
             json_array_append(all, o);
         }
     }
-    *changes = inf->changes;
-    inf->changes = 0;
-    pthread_mutex_unlock(&inf->lock);
+    *changes = bits;
     return all;
 }
 

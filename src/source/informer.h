@@ -12,10 +12,16 @@
  * (the AlbConfig CRD not installed) counts as listed and empty, and is
  * asked for again after the longest backoff.
  *
- * The store is one map per kind keyed namespace/name; objects in it are
- * never changed (a new version is a new value), so a snapshot of it can be
- * translated while the threads go on. The control thread is told through
- * an eventfd that something changed. Nothing here is on the request path.
+ * A thread keeps only the resourceVersion it passed on for each
+ * namespace/name; each new version (or deletion) is handed over, under
+ * the lock, to a per-kind map of pending changes, where later ones replace
+ * earlier ones for the same key, and the thread keeps no reference to the
+ * object (see struct alb_watch_change). The control thread is told through
+ * an eventfd; alb_informers_objects() takes the pending changes into the
+ * store, which is the control thread's alone: one map per kind keyed
+ * namespace/name whose objects are never changed (a new version is a new
+ * value), so translation can reuse by pointer what did not change.
+ * Nothing here is on the request path.
  */
 #ifndef ALB_SOURCE_INFORMER_H
 #define ALB_SOURCE_INFORMER_H
@@ -52,14 +58,15 @@ struct alb_informers *alb_informers_start(struct alb_kube *k, const struct alb_i
  * everything. */
 void alb_informers_stop(struct alb_informers *inf);
 
-/* alb_informers_fd() : readable when the store changed since the last
+/* alb_informers_fd() : readable when changes are pending since the last
  * alb_informers_objects(). */
 int alb_informers_fd(const struct alb_informers *inf);
 
-/* alb_informers_objects() : every object in the store, one new reference to
- * a new array (the objects are shared, not copied). *changes receives the
- * ALB_MANIFEST_CHANGED_* bits of what changed since the last call (then
- * cleared). */
+/* alb_informers_objects() : takes the pending changes into the store and
+ * returns every object in it, one new reference to a new array (the
+ * objects are the store's, not copies; only the one thread that calls this
+ * may hold them). *changes receives the ALB_MANIFEST_CHANGED_* bits of what
+ * changed since the last call. */
 json_t *alb_informers_objects(struct alb_informers *inf, unsigned *changes);
 
 void alb_informers_stats(struct alb_informers *inf, struct alb_informer_stats *out);
