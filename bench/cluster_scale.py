@@ -9,9 +9,12 @@ the API, then it reports:
   - time from replacing one Ingress through the API to its new route
     answering (watch event, debounce, translation);
   - time from changing one EndpointSlice to the new endpoint answering;
-  - ALB's RSS, and how long a 410 Gone relist of everything takes to settle.
+  - ALB's RSS, and how long a 410 Gone relist of everything takes to settle;
+  - with --state-dir: the saved state's size, and per save the control
+    thread's time encoding it and the writer thread's writing and syncing.
 A benchmark: it prints numbers and asserts nothing. The stand-in server is
-Python: its share of the times is in them. Usage: cluster_scale.py [INGRESSES]"""
+Python: its share of the times is in them.
+Usage: cluster_scale.py [INGRESSES] [--state-dir]"""
 import os
 import subprocess
 import sys
@@ -25,7 +28,9 @@ from fake_apiserver import FakeApiServer  # noqa: E402
 from manifests_scale import ALB, SVCS, get, ingress, slice_, wait_until  # noqa: E402
 from peers import free_port  # noqa: E402
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+N = int(ARGS[0]) if ARGS else 10000
+STATE = "--state-dir" in sys.argv
 
 
 def metric(admin, name):
@@ -61,8 +66,12 @@ def main():
     admin = free_port()
     log = open(os.path.join(work, "alb.log"), "w+")
     t0 = time.monotonic()
+    state = ("--state-dir", os.path.join(work, "state")) if STATE else ()
+    if STATE:
+        os.mkdir(state[1])
     proc = subprocess.Popen([ALB, "serve", "--kubeconfig", kc, "--listen-address", "127.0.0.1", "--admin",
-                             f"127.0.0.1:{admin}", "--publish-status-address", "203.0.113.9"], stdout=log, stderr=log)
+                             f"127.0.0.1:{admin}", "--publish-status-address", "203.0.113.9", *state],
+                            stdout=log, stderr=log)
     try:
         up = wait_until(lambda: b"hello from one" in get(port, "h5.example.com", "/p3"), 300)
         fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
@@ -100,6 +109,19 @@ def main():
         dt = wait_until(lambda: b"hello from two" in get(port, "h0.example.com", "/p4"), 120)
         print(f"  410 Gone on every watch: relisted and a change made meanwhile serving after {dt * 1000:.0f} ms "
               f"({int(metric(admin, 'alb_config_generation') - gen)} versions published)" if dt else "  relist: not seen")
+        if STATE:
+            # one more save, after one changed Ingress: what a save costs once the state is known
+            names = ("alb_state_saves_total", "alb_state_encode_seconds_total", "alb_state_write_seconds_total")
+            before = [metric(admin, n) for n in names]
+            ing = api.get("networking.k8s.io", "v1", "ingresses", "ing8")
+            ing["metadata"].setdefault("labels", {})["touched"] = "1"
+            s.update(("networking.k8s.io", "v1", "ingresses"), "default", "ing8", ing)
+            wait_until(lambda: metric(admin, names[0]) > before[0], 30)
+            after = [metric(admin, n) for n in names]
+            print(f"  saved state: {metric(admin, 'alb_state_bytes') / 2**20:.1f} MiB; {before[0]:.0f} saves until "
+                  f"then, {before[1] * 1000:.0f} ms encoding in all (the first encodes everything); after one "
+                  f"changed Ingress {(after[1] - before[1]) * 1000:.1f} ms encoding (control thread) and "
+                  f"{(after[2] - before[2]) * 1000:.0f} ms writing and syncing (writer thread)")
     finally:
         proc.terminate()
         proc.wait(30)

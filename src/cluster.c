@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
-#include "source/statefile.h"
 
 /* This replica's name, as Lease holder and event source. */
 static void replica_identity(char *out, size_t len)
@@ -34,9 +34,8 @@ static const char *service_account_dir(void)
 static void on_save(struct alb_timer *t)
 {
     struct alb_cluster *cl = (struct alb_cluster *)((char *)t - offsetof(struct alb_cluster, save));
-    char err[1024];
-    if (cl->to_save && alb_state_save(cl->o->state_dir, cl->to_save, err, sizeof(err)) < 0)
-        alb_log_warn("action=\"saving the state\" %s", err);
+    if (cl->to_save && cl->writer)
+        alb_state_writer_put(cl->writer, cl->to_save);
     json_decref(cl->to_save);
     cl->to_save = NULL;
 }
@@ -79,6 +78,10 @@ int alb_cluster_start(struct alb_cluster *cl, char *err, size_t err_len)
     cl->status = alb_status_start(cl->kube, &so);
     if (!cl->status) {
         snprintf(err, err_len, "cannot start the status thread");
+        return -1;
+    }
+    if (o->state_dir && !(cl->writer = alb_state_writer_start(o->state_dir))) {
+        snprintf(err, err_len, "cannot start the state writer thread");
         return -1;
     }
     alb_log_info("cluster: watching %s%s%s as %s", alb_kube_server(cl->kube), o->watch_namespace ? ", namespace " : "",
@@ -186,11 +189,19 @@ void alb_cluster_published(struct alb_cluster *cl, json_t *objects, const struct
 {
     if (cl->status && !endpoints_only)
         tell_status(cl, objects, cfg, memo);
-    if (!cl->o->state_dir)
+    if (!cl->writer)
         return;
     json_decref(cl->to_save);
     cl->to_save = json_incref(objects);
-    if (!alb_timer_is_armed(&cl->save) && alb_loop_arm(cl->loop, &cl->save, ALB_CLUSTER_SAVE_MS) < 0)
+    unsigned delay = endpoints_only ? ALB_CLUSTER_SAVE_ENDPOINTS_MS : ALB_CLUSTER_SAVE_MS;
+    double due = alb_clock_now_s() + delay / 1000.0;
+    if (alb_timer_is_armed(&cl->save)) {
+        if (due >= cl->save_due)
+            return; /* written no later than that already */
+        alb_loop_disarm(cl->loop, &cl->save);
+    }
+    cl->save_due = due;
+    if (alb_loop_arm(cl->loop, &cl->save, delay) < 0)
         on_save(&cl->save);
 }
 
@@ -199,6 +210,25 @@ void alb_cluster_statuses_changed(struct alb_cluster *cl, json_t *objects, const
 {
     if (cl->status)
         tell_status(cl, objects, serving, memo);
+}
+
+static void state_metrics(struct alb_state_writer *w, struct alb_sbuf *out)
+{
+    struct alb_state_stats st;
+    alb_state_writer_stats(w, &st);
+    alb_sbuf_printf(out,
+                    "# HELP alb_state_saves_total State files written (--state-dir).\n"
+                    "# TYPE alb_state_saves_total counter\nalb_state_saves_total %llu\n"
+                    "# HELP alb_state_save_failures_total State files that could not be written.\n"
+                    "# TYPE alb_state_save_failures_total counter\nalb_state_save_failures_total %llu\n"
+                    "# HELP alb_state_encode_seconds_total Control-thread time spent encoding the state.\n"
+                    "# TYPE alb_state_encode_seconds_total counter\nalb_state_encode_seconds_total %.6f\n"
+                    "# HELP alb_state_write_seconds_total Writer-thread time spent writing and syncing the state.\n"
+                    "# TYPE alb_state_write_seconds_total counter\nalb_state_write_seconds_total %.6f\n"
+                    "# HELP alb_state_bytes The size of the last state file written.\n"
+                    "# TYPE alb_state_bytes gauge\nalb_state_bytes %llu\n",
+                    (unsigned long long)st.saves, (unsigned long long)st.failures, st.encode_s, st.write_s,
+                    (unsigned long long)st.bytes);
 }
 
 void alb_cluster_metrics(struct alb_cluster *cl, bool serving_saved_state, struct alb_sbuf *out)
@@ -245,6 +275,8 @@ void alb_cluster_metrics(struct alb_cluster *cl, bool serving_saved_state, struc
                         (unsigned long long)st.status_failures, (unsigned long long)st.events_posted,
                         (unsigned long long)st.events_dropped);
     }
+    if (cl->writer)
+        state_metrics(cl->writer, out);
 }
 
 void alb_cluster_stop(struct alb_cluster *cl)
@@ -259,6 +291,8 @@ void alb_cluster_stop(struct alb_cluster *cl)
         alb_loop_disarm(cl->loop, &cl->save);
         on_save(&cl->save); /* the latest objects, saved */
     }
+    alb_state_writer_stop(cl->writer); /* after writing them */
+    cl->writer = NULL;
 }
 
 void alb_cluster_deinit(struct alb_cluster *cl)

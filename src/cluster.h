@@ -16,10 +16,16 @@
 #include "core/timer.h"
 #include "source/informer.h"
 #include "source/kubeapi.h"
+#include "source/statefile.h"
 #include "source/status.h"
 #include "translate/translate.h"
 
-#define ALB_CLUSTER_SAVE_MS 1000u /* the state file is written at most this often */
+/* The state file is written this long after a version is published
+ * (later versions meanwhile join it); endpoint churn can publish every
+ * 100 ms, and endpoints matter less to a replica starting blind, so a
+ * version that changed only endpoints waits longer. */
+#define ALB_CLUSTER_SAVE_MS 1000u
+#define ALB_CLUSTER_SAVE_ENDPOINTS_MS 10000u
 
 struct alb_cluster_opts {
     const char *kubeconfig;      /* NULL: the pod's service account */
@@ -37,8 +43,10 @@ struct alb_cluster {
     struct alb_informers *informers;
     struct alb_status *status;
     json_t *served;              /* the Ingresses served, "namespace/name" -> true */
+    struct alb_state_writer *writer; /* --state-dir */
     json_t *to_save;             /* the objects to save next, or NULL */
     struct alb_timer save;
+    double save_due;             /* when <save> fires (monotonic seconds) */
 };
 
 /* alb_cluster_connect() : the API client, from the kubeconfig or the
@@ -50,7 +58,8 @@ int alb_cluster_connect(struct alb_cluster *cl, const struct alb_cluster_opts *o
  * reference), or NULL when there are none (a problem is logged). */
 json_t *alb_cluster_saved_objects(struct alb_cluster *cl);
 
-/* alb_cluster_start() : starts the informers and the status thread.
+/* alb_cluster_start() : starts the informers, the status thread and the
+ * state writer.
  * Returns the informers' eventfd (readable when objects changed), or -1
  * with err[]. */
 int alb_cluster_start(struct alb_cluster *cl, char *err, size_t err_len);
@@ -77,7 +86,7 @@ void alb_cluster_statuses_changed(struct alb_cluster *cl, json_t *objects, const
 void alb_cluster_metrics(struct alb_cluster *cl, bool serving_saved_state, struct alb_sbuf *out);
 
 /* alb_cluster_stop() : stops the status thread (giving the Lease up) and
- * the informers, and saves what is pending. Safe to call twice, and on a
+ * the informers, and writes the state pending. Safe to call twice, and on a
  * zeroed struct alb_cluster (alb_cluster_deinit() too). */
 void alb_cluster_stop(struct alb_cluster *cl);
 

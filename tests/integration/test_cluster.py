@@ -336,6 +336,38 @@ def test_restart_during_outage_serves_saved_state(api, cluster_alb, backend, tmp
     assert b.metrics()["alb_kube_synced"] == 1 and get(port, "/", "a.example.com")[0] == 200
 
 
+def test_state_writes_wait_for_endpoints_and_flush_on_stop(api, cluster_alb, backend, backend2, tmp_path):
+    """A version that changes only endpoints is saved 10 s later (endpoint
+    churn would write the whole state every second), a changed Ingress
+    within about a second, and whatever is pending when ALB stops."""
+    port = free_port()
+    seed(api, port, backend)
+    state = tmp_path / "state"
+    state.mkdir()
+    saved = state / "objects.json"
+    a = cluster_alb(port=port, extra_args=("--state-dir", str(state)))
+    wait_for("the first save", lambda: a.metrics()["alb_state_saves_total"] >= 1)
+    m = a.metrics()
+    assert m["alb_state_bytes"] == saved.stat().st_size and m["alb_state_encode_seconds_total"] > 0
+    assert m["alb_state_save_failures_total"] == 0
+    api.put(*NET, "ingresses", ingress("more", "more.example.com", "web"))
+    wait_for("the new Ingress saved", lambda: '"more.example.com"' in saved.read_text(), timeout=5)
+    saves = a.metrics()["alb_state_saves_total"]
+    api.put(*DISC, "endpointslices", slice_("web", [backend2.port]))
+    wait_for("the new endpoint", lambda: get(port, "/", "a.example.com")[2] == backend2.name)
+    def saved_port():
+        return [o for o in json.loads(saved.read_text())
+                if o["kind"] == "EndpointSlice"][0]["ports"][0]["port"]
+    time.sleep(2)  # twice what a changed Ingress waits: nothing written yet (10 s after endpoints alone)
+    assert a.metrics()["alb_state_saves_total"] == saves
+    assert saved_port() == backend.port
+    a.stop()
+    assert saved_port() == backend2.port  # written on the way out
+    api.stop()
+    b = cluster_alb(port=port, name="alb-1", extra_args=("--state-dir", str(state)))
+    assert get(port, "/", "a.example.com")[2] == backend2.name
+
+
 def test_not_ready_until_listed(api, cluster_alb, backend):
     port = free_port()
     seed(api, port, backend)
