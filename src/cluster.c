@@ -34,10 +34,18 @@ static const char *service_account_dir(void)
 static void on_save(struct alb_timer *t)
 {
     struct alb_cluster *cl = (struct alb_cluster *)((char *)t - offsetof(struct alb_cluster, save));
-    if (cl->to_save && cl->writer)
+    if (!cl->writer)
+        return;
+    if (cl->to_save)
         alb_state_writer_put(cl->writer, cl->to_save);
     json_decref(cl->to_save);
     cl->to_save = NULL;
+    if (alb_state_writer_step(cl->writer, ALB_CLUSTER_SAVE_STEP_MS / 1000.0)) {
+        /* more to encode: on a later turn (a timer of 0 ms would fire again in this one) */
+        cl->save_due = alb_clock_now_s() + 0.001;
+        if (alb_loop_arm(cl->loop, &cl->save, 1) < 0)
+            alb_state_writer_step(cl->writer, 0);
+    }
 }
 
 int alb_cluster_connect(struct alb_cluster *cl, const struct alb_cluster_opts *o, struct alb_loop *loop, char *err,
@@ -287,10 +295,15 @@ void alb_cluster_stop(struct alb_cluster *cl)
     cl->status = NULL;
     alb_informers_stop(cl->informers);
     cl->informers = NULL;
-    if (alb_timer_is_armed(&cl->save)) {
+    if (alb_timer_is_armed(&cl->save))
         alb_loop_disarm(cl->loop, &cl->save);
-        on_save(&cl->save); /* the latest objects, saved */
+    if (cl->writer) {
+        if (cl->to_save)
+            alb_state_writer_put(cl->writer, cl->to_save);
+        alb_state_writer_step(cl->writer, 0); /* the latest objects, whole */
     }
+    json_decref(cl->to_save);
+    cl->to_save = NULL;
     alb_state_writer_stop(cl->writer); /* after writing them */
     cl->writer = NULL;
 }

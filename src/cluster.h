@@ -26,6 +26,8 @@
  * version that changed only endpoints waits longer. */
 #define ALB_CLUSTER_SAVE_MS 1000u
 #define ALB_CLUSTER_SAVE_ENDPOINTS_MS 10000u
+/* Encoding a large state takes turns of the loop this long at most */
+#define ALB_CLUSTER_SAVE_STEP_MS 5u
 
 struct alb_cluster_opts {
     const char *kubeconfig;      /* NULL: the pod's service account */

@@ -56,7 +56,11 @@ struct alb_state_writer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    json_t *encoded; /* the putting thread's own: "%p" -> [object, its text] */
+    /* the putting thread's own */
+    json_t *encoded;  /* "uid@resourceVersion" -> the text of that version of an object */
+    json_t *transient; /* "%p" -> the text of an object without them, in the version being put */
+    json_t *putting;  /* the version being encoded, or NULL */
+    size_t next;      /* its first object not looked at yet */
     /* under lock */
     char *pending; /* the text to write next, or NULL */
     size_t pending_len;
@@ -103,6 +107,8 @@ struct alb_state_writer *alb_state_writer_start(const char *dir)
     if (!w)
         return NULL;
     w->dir = dir;
+    w->encoded = json_object();
+    w->transient = json_object();
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, writer_thread, w) != 0) {
@@ -114,62 +120,107 @@ struct alb_state_writer *alb_state_writer_start(const char *dir)
     return w;
 }
 
-/* The text of <objects> (an array) as one JSON array, into *len bytes;
- * NULL when out of memory. Each object's text is kept in <w>->encoded by
- * its address, with a reference that keeps the address from being reused,
- * so only objects new since the last call are encoded (the store's objects
- * never change; see source/informer.h). */
-static char *encode(struct alb_state_writer *w, json_t *objects, size_t *len)
+/* The map and key under which <o>'s text is kept: "<uid>@<resourceVersion>"
+ * in <w>->encoded (the API server gives each version of an object its own,
+ * so that text never changes), or, for an object without them, its
+ * address in <w>->transient (valid while the version being put holds it). */
+static json_t *text_slot(struct alb_state_writer *w, json_t *o, char *key, size_t len)
 {
-    json_t *kept = json_object(), *texts = json_array(), *o;
+    json_t *md = json_object_get(o, "metadata");
+    const char *uid = json_string_value(json_object_get(md, "uid"));
+    const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+    if (uid && rv && uid[0] && rv[0] && (size_t)snprintf(key, len, "%s@%s", uid, rv) < len)
+        return w->encoded;
+    snprintf(key, len, "%p", (void *)o);
+    return w->transient;
+}
+
+/* Encodes, within <budget_s> seconds, objects of the version being put
+ * that have no text yet. Returns true when every one has. */
+static bool encode_some(struct alb_state_writer *w, double budget_s)
+{
+    double start = alb_clock_now_s();
+    char key[256];
+    size_t n = json_array_size(w->putting);
+    for (; w->next < n; w->next++) {
+        json_t *o = json_array_get(w->putting, w->next);
+        json_t *slot = text_slot(w, o, key, sizeof(key));
+        if (json_object_get(slot, key))
+            continue;
+        if (budget_s > 0 && alb_clock_now_s() - start > budget_s)
+            return false; /* a clock read is ~1/1000 of encoding an object */
+        char *t = json_dumps(o, JSON_COMPACT);
+        json_t *text = t ? json_stringn_nocheck(t, strlen(t)) : NULL; /* UTF-8 already */
+        free(t);
+        if (!text || json_object_set_new(slot, key, text) < 0)
+            return true; /* out of memory: assemble() finds the text missing */
+    }
+    return true;
+}
+
+/* The version being put as one JSON array, from its objects' texts, into
+ * *len bytes; NULL when one is missing (out of memory). Texts of objects
+ * no longer in it are dropped. */
+static char *assemble(struct alb_state_writer *w, size_t *len)
+{
+    json_t *kept = json_object(), *o;
     size_t i, total = 2;
-    char key[32];
-    bool ok = kept && texts;
-    json_array_foreach(objects, i, o)
+    char key[256];
+    bool ok = kept != NULL;
+    json_array_foreach(w->putting, i, o)
     {
+        json_t *slot = text_slot(w, o, key, sizeof(key));
+        json_t *text = json_object_get(slot, key);
+        ok = ok && text && (slot != w->encoded || json_object_set(kept, key, text) == 0);
         if (!ok)
             break;
-        snprintf(key, sizeof(key), "%p", (void *)o);
-        json_t *entry = json_object_get(w->encoded, key);
-        if (entry) {
-            json_incref(entry);
-        } else {
-            char *t = json_dumps(o, JSON_COMPACT);
-            entry = t ? json_pack("[O,s]", o, t) : NULL;
-            free(t);
-        }
-        json_t *text = json_array_get(entry, 1);
-        ok = text && json_array_append(texts, text) == 0 && json_object_set_new(kept, key, entry) == 0;
         total += json_string_length(text) + 1;
     }
     char *out = ok ? malloc(total) : NULL;
     if (out) {
         size_t at = 0;
         out[at++] = '[';
-        json_array_foreach(texts, i, o)
+        json_array_foreach(w->putting, i, o)
         {
+            json_t *slot = text_slot(w, o, key, sizeof(key));
+            json_t *text = json_object_get(slot, key);
             if (i)
                 out[at++] = ',';
-            memcpy(out + at, json_string_value(o), json_string_length(o));
-            at += json_string_length(o);
+            memcpy(out + at, json_string_value(text), json_string_length(text));
+            at += json_string_length(text);
         }
         out[at++] = ']';
         *len = at;
-        json_decref(w->encoded); /* objects gone since: their texts go too */
+        json_decref(w->encoded); /* versions gone since: their texts go too */
         w->encoded = kept;
         kept = NULL;
     }
     json_decref(kept);
-    json_decref(texts);
+    json_object_clear(w->transient);
     return out;
 }
 
 void alb_state_writer_put(struct alb_state_writer *w, json_t *objects)
 {
+    json_decref(w->putting); /* a newer version: the texts encoded so far stay */
+    json_object_clear(w->transient); /* addresses no longer held */
+    w->putting = json_incref(objects);
+    w->next = 0;
+}
+
+bool alb_state_writer_step(struct alb_state_writer *w, double budget_s)
+{
+    if (!w->putting)
+        return false;
     double t0 = alb_clock_now_s();
+    bool all = encode_some(w, budget_s);
     size_t len = 0;
-    char *text = encode(w, objects, &len);
+    char *text = all ? assemble(w, &len) : NULL;
     double took = alb_clock_now_s() - t0;
+    if (all) {
+        json_decref(w->putting);
+        w->putting = NULL;
+    }
     pthread_mutex_lock(&w->lock);
     w->stats.encode_s += took;
     if (text) {
@@ -177,12 +228,13 @@ void alb_state_writer_put(struct alb_state_writer *w, json_t *objects)
         w->pending = text;
         w->pending_len = len;
         pthread_cond_signal(&w->cond);
-    } else {
+    } else if (all) {
         w->stats.failures++;
     }
     pthread_mutex_unlock(&w->lock);
-    if (!text)
+    if (all && !text)
         alb_log_warn("action=\"saving the state\" out of memory");
+    return !all;
 }
 
 void alb_state_writer_stats(struct alb_state_writer *w, struct alb_state_stats *out)
@@ -203,6 +255,8 @@ void alb_state_writer_stop(struct alb_state_writer *w)
     pthread_join(w->thread, NULL);
     free(w->pending);
     json_decref(w->encoded);
+    json_decref(w->transient);
+    json_decref(w->putting);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);

@@ -12,6 +12,7 @@
 #define ALB_SOURCE_STATEFILE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,17 +32,26 @@ struct alb_state_stats {
  * outlive the writer). NULL when it cannot start. */
 struct alb_state_writer *alb_state_writer_start(const char *dir);
 
-/* alb_state_writer_put() : encodes <objects> (an array of objects that
- * never change; borrowed) on the caller's thread and has the writer write
- * it; a version not written yet is replaced by this one. Each object's
- * text is kept until an array without it is put, so only new objects are
- * encoded. One thread puts (the objects are its own). */
+/* alb_state_writer_put() : <objects> (an array; borrowed) is the version
+ * to save next, replacing one being encoded. alb_state_writer_step()
+ * encodes it. One thread puts and steps (the objects are its own). */
 void alb_state_writer_put(struct alb_state_writer *w, json_t *objects);
+
+/* alb_state_writer_step() : encodes, for about <budget_s> seconds (0: to
+ * the end), the version put, on the caller's thread; once it is whole the
+ * writer thread writes it (a text not written yet is replaced). The text
+ * of each object version (metadata.uid and resourceVersion) is kept until
+ * a version of the state without it is saved, so only new objects are
+ * encoded (no reference is kept: objects are freed when their owner lets
+ * go); a large state is encoded over several steps instead of holding up
+ * the caller. Returns true when more remains. */
+bool alb_state_writer_step(struct alb_state_writer *w, double budget_s);
 
 void alb_state_writer_stats(struct alb_state_writer *w, struct alb_state_stats *out);
 
-/* alb_state_writer_stop() : writes what is pending, stops the thread and
- * frees it. NULL is allowed. */
+/* alb_state_writer_stop() : writes the text pending (a version put but
+ * not stepped to its end is not), stops the thread and frees it. NULL is
+ * allowed. */
 void alb_state_writer_stop(struct alb_state_writer *w);
 
 /* alb_state_load() : the objects saved in <dir>, one new reference; NULL
