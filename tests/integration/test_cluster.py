@@ -619,6 +619,8 @@ def test_untrusted_server_is_refused(api, tmp_path):
     a = Alb(tmp_path, kubeconfig=kc, ready=False)
     try:
         wait_for("a certificate error logged", lambda: "certificate" in a.log_path.read_text().lower(), timeout=15)
+        # the informers start before the admin listener: the error can come first
+        wait_for("the admin API", lambda: get_or_none(a.admin_port, "/healthz", "x"))
         assert a.admin_get("/readyz")[0] == 503 and not api.requests
     finally:
         a.stop()
