@@ -28,29 +28,6 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Writes <len> bytes of <text> as the state file in <dir>. Returns 0, or
- * -1 with err[]. */
-static int write_state(const char *dir, const char *text, size_t len, char *err, size_t err_len)
-{
-    char path[PATH_MAX], tmp[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, ALB_STATE_FILE);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, ALB_STATE_FILE);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int rc = fd < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0 ? -1 : 0;
-    int saved = errno;
-    if (fd >= 0 && close(fd) < 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, path) < 0) {
-        saved = errno;
-        rc = -1;
-    }
-    if (rc < 0) {
-        snprintf(err, err_len, "%s: %s", tmp, strerror(saved));
-        unlink(tmp);
-    }
-    return rc;
-}
-
 struct alb_state_writer {
     const char *dir;
     pthread_t thread;
@@ -68,6 +45,46 @@ struct alb_state_writer {
     struct alb_state_stats stats;
 };
 
+static void count(struct alb_state_writer *w, int saves, int failures, size_t bytes)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stats.saves += (uint64_t)saves; /* -1: a save counted and then not made */
+    w->stats.failures += (uint64_t)failures;
+    if (saves > 0)
+        w->stats.bytes = bytes;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Writes <len> bytes of <text> as the state file: beside it, synced, then
+ * renamed over it. The save is counted before the rename makes it
+ * visible, so that whoever sees the file sees it counted. Returns 0, or
+ * -1 with err[]. */
+static int write_state(struct alb_state_writer *w, const char *text, size_t len, char *err, size_t err_len)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", w->dir, ALB_STATE_FILE);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", w->dir, ALB_STATE_FILE);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = fd < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0 ? -1 : 0;
+    int saved = errno;
+    if (fd >= 0 && close(fd) < 0)
+        rc = -1;
+    if (rc == 0) {
+        count(w, 1, 0, len);
+        if (rename(tmp, path) < 0) {
+            saved = errno;
+            rc = -1;
+            count(w, -1, 0, 0);
+        }
+    }
+    if (rc < 0) {
+        count(w, 0, 1, 0);
+        snprintf(err, err_len, "%s: %s", tmp, strerror(saved));
+        unlink(tmp);
+    }
+    return rc;
+}
+
 static void *writer_thread(void *p)
 {
     struct alb_state_writer *w = p;
@@ -83,19 +100,12 @@ static void *writer_thread(void *p)
         pthread_mutex_unlock(&w->lock);
         char err[PATH_MAX + 256];
         double t0 = alb_clock_now_s();
-        int rc = write_state(w->dir, text, len, err, sizeof(err));
+        if (write_state(w, text, len, err, sizeof(err)) < 0)
+            alb_log_warn("action=\"saving the state\" %s", err);
         double took = alb_clock_now_s() - t0;
         free(text);
-        if (rc < 0)
-            alb_log_warn("action=\"saving the state\" %s", err);
         pthread_mutex_lock(&w->lock);
         w->stats.write_s += took;
-        if (rc < 0) {
-            w->stats.failures++;
-        } else {
-            w->stats.saves++;
-            w->stats.bytes = len;
-        }
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
