@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 enum alb_watch_outcome {
-    ALB_WATCH_GO_ON,   /* nothing to pass on (a bookmark, a version passed on already, an event about nothing we keep) */
+    ALB_WATCH_GO_ON,   /* nothing to pass on: a bookmark, a version passed on already, an object not ours */
     ALB_WATCH_CHANGED, /* a change to pass on */
     ALB_WATCH_GONE,    /* an ERROR event with code 410: the version is forgotten, list again */
     ALB_WATCH_FAILED,  /* an ERROR event of another code, or an event that is not one */

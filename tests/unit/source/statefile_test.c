@@ -177,5 +177,5 @@ static void test_broken_file_is_an_error(void)
     rmdir(dir);
 }
 
-TEST_MAIN(TEST_ENTRY(test_saves_what_was_put), TEST_ENTRY(test_encodes_in_steps), TEST_ENTRY(test_unwritable_dir_is_counted),
-          TEST_ENTRY(test_broken_file_is_an_error))
+TEST_MAIN(TEST_ENTRY(test_saves_what_was_put), TEST_ENTRY(test_encodes_in_steps),
+          TEST_ENTRY(test_unwritable_dir_is_counted), TEST_ENTRY(test_broken_file_is_an_error))
