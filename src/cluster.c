@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/clock.h"
 #include "core/log.h"
 
 /* This replica's name, as Lease holder and event source. */
@@ -42,7 +41,6 @@ static void on_save(struct alb_timer *t)
     cl->to_save = NULL;
     if (alb_state_writer_step(cl->writer, ALB_CLUSTER_SAVE_STEP_MS / 1000.0)) {
         /* more to encode: on a later turn (a timer of 0 ms would fire again in this one) */
-        cl->save_due = alb_clock_now_s() + 0.001;
         if (alb_loop_arm(cl->loop, &cl->save, 1) < 0)
             alb_state_writer_step(cl->writer, 0);
     }
@@ -202,14 +200,9 @@ void alb_cluster_published(struct alb_cluster *cl, json_t *objects, const struct
     json_decref(cl->to_save);
     cl->to_save = json_incref(objects);
     unsigned delay = endpoints_only ? ALB_CLUSTER_SAVE_ENDPOINTS_MS : ALB_CLUSTER_SAVE_MS;
-    double due = alb_clock_now_s() + delay / 1000.0;
-    if (alb_timer_is_armed(&cl->save)) {
-        if (due >= cl->save_due)
-            return; /* written no later than that already */
-        alb_loop_disarm(cl->loop, &cl->save);
-    }
-    cl->save_due = due;
-    if (alb_loop_arm(cl->loop, &cl->save, delay) < 0)
+    if (alb_timer_is_armed(&cl->save) && cl->save.deadline_ms <= cl->loop->now_ms + delay)
+        return; /* written no later than that already */
+    if (alb_loop_arm(cl->loop, &cl->save, delay) < 0) /* sooner: a re-arm moves it earlier */
         on_save(&cl->save);
 }
 

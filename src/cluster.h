@@ -48,7 +48,6 @@ struct alb_cluster {
     struct alb_state_writer *writer; /* --state-dir */
     json_t *to_save;             /* the objects to save next, or NULL */
     struct alb_timer save;
-    double save_due;             /* when <save> fires (monotonic seconds) */
 };
 
 /* alb_cluster_connect() : the API client, from the kubeconfig or the
