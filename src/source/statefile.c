@@ -111,6 +111,18 @@ static void *writer_thread(void *p)
     return NULL;
 }
 
+/* Frees <w> once its thread is gone (or never started). */
+static void destroy(struct alb_state_writer *w)
+{
+    free(w->pending);
+    json_decref(w->encoded);
+    json_decref(w->transient);
+    json_decref(w->putting);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
 struct alb_state_writer *alb_state_writer_start(const char *dir)
 {
     struct alb_state_writer *w = calloc(1, sizeof(*w));
@@ -121,10 +133,8 @@ struct alb_state_writer *alb_state_writer_start(const char *dir)
     w->transient = json_object();
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    if (pthread_create(&w->thread, NULL, writer_thread, w) != 0) {
-        pthread_cond_destroy(&w->cond);
-        pthread_mutex_destroy(&w->lock);
-        free(w);
+    if (!w->encoded || !w->transient || pthread_create(&w->thread, NULL, writer_thread, w) != 0) {
+        destroy(w);
         return NULL;
     }
     return w;
@@ -173,31 +183,29 @@ static bool encode_some(struct alb_state_writer *w, double budget_s)
  * no longer in it are dropped. */
 static char *assemble(struct alb_state_writer *w, size_t *len)
 {
+    size_t n = json_array_size(w->putting), i, total = 2;
     json_t *kept = json_object(), *o;
-    size_t i, total = 2;
+    json_t **texts = malloc((n ? n : 1) * sizeof(*texts)); /* borrowed from the maps, in order */
     char key[256];
-    bool ok = kept != NULL;
+    bool ok = kept && texts;
     json_array_foreach(w->putting, i, o)
     {
-        json_t *slot = text_slot(w, o, key, sizeof(key));
-        json_t *text = json_object_get(slot, key);
-        ok = ok && text && (slot != w->encoded || json_object_set(kept, key, text) == 0);
         if (!ok)
             break;
-        total += json_string_length(text) + 1;
+        json_t *slot = text_slot(w, o, key, sizeof(key));
+        texts[i] = json_object_get(slot, key);
+        ok = texts[i] && (slot != w->encoded || json_object_set(kept, key, texts[i]) == 0);
+        total += json_string_length(texts[i]) + 1;
     }
     char *out = ok ? malloc(total) : NULL;
     if (out) {
         size_t at = 0;
         out[at++] = '[';
-        json_array_foreach(w->putting, i, o)
-        {
-            json_t *slot = text_slot(w, o, key, sizeof(key));
-            json_t *text = json_object_get(slot, key);
+        for (i = 0; i < n; i++) {
             if (i)
                 out[at++] = ',';
-            memcpy(out + at, json_string_value(text), json_string_length(text));
-            at += json_string_length(text);
+            memcpy(out + at, json_string_value(texts[i]), json_string_length(texts[i]));
+            at += json_string_length(texts[i]);
         }
         out[at++] = ']';
         *len = at;
@@ -205,6 +213,7 @@ static char *assemble(struct alb_state_writer *w, size_t *len)
         w->encoded = kept;
         kept = NULL;
     }
+    free(texts);
     json_decref(kept);
     json_object_clear(w->transient);
     return out;
@@ -263,13 +272,7 @@ void alb_state_writer_stop(struct alb_state_writer *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
-    free(w->pending);
-    json_decref(w->encoded);
-    json_decref(w->transient);
-    json_decref(w->putting);
-    pthread_cond_destroy(&w->cond);
-    pthread_mutex_destroy(&w->lock);
-    free(w);
+    destroy(w);
 }
 
 json_t *alb_state_load(const char *dir, char *err, size_t err_len)
