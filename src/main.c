@@ -537,9 +537,7 @@ static void on_kube_event(struct alb_io *io, uint32_t events)
 {
     struct control *c = (struct control *)((char *)io - offsetof(struct control, kube_ev));
     (void)events;
-    uint64_t v;
-    ssize_t n = read(io->fd, &v, sizeof(v));
-    (void)n; /* the store is read when the timer fires */
+    alb_eventfd_drain(io->fd); /* the changes are taken when the timer fires */
     schedule_reload(c, KUBE_QUIET_MS, KUBE_MAX_DELAY_MS);
 }
 

@@ -373,9 +373,7 @@ int alb_informers_fd(const struct alb_informers *inf) { return inf->fd; }
 
 json_t *alb_informers_objects(struct alb_informers *inf, unsigned *changes)
 {
-    uint64_t v;
-    ssize_t n = read(inf->fd, &v, sizeof(v));
-    (void)n; /* empty: nothing was pending */
+    alb_eventfd_drain(inf->fd); /* the caller takes what is pending now */
     json_t *taken[K_COUNT];
     pthread_mutex_lock(&inf->lock);
     for (int i = 0; i < K_COUNT; i++) {
