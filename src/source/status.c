@@ -175,10 +175,12 @@ static void write_ingresses(struct alb_status *s, json_t *addrs, double now)
             if (ours)
                 want = json_array();
         }
-        if (!want)
-            continue;
-        bool same = json_equal(want, current ? current : json_null()) ||
-                    (!json_array_size(want) && !json_array_size(current));
+        bool same = want && (json_equal(want, current ? current : json_null()) ||
+                             (!json_array_size(want) && !json_array_size(current)));
+        if (!want || same) {
+            json_decref(want);
+            continue; /* nothing to write: most Ingresses, on most passes */
+        }
         json_t *patch = json_pack("{s:{s:O}}", "loadBalancer", "ingress", want);
         char wkey[700];
         snprintf(wkey, sizeof(wkey), "Ingress/%s", key);
@@ -186,7 +188,7 @@ static void write_ingresses(struct alb_status *s, json_t *addrs, double now)
         char ns[256], name[256], ens[800], ename[800], path[1800];
         snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
         snprintf(name, sizeof(name), "%s", slash + 1);
-        if (!same && patch && !just_written(s, wkey, patch, now) && alb_kube_escape(ns, ens, sizeof(ens)) &&
+        if (patch && !just_written(s, wkey, patch, now) && alb_kube_escape(ns, ens, sizeof(ens)) &&
             alb_kube_escape(name, ename, sizeof(ename))) {
             snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status", ens, ename);
             patch_status(s, wkey, path, patch, now);
