@@ -338,5 +338,33 @@ static void test_with_endpoints(void)
     alb_config_free(base);
 }
 
-TEST_MAIN(TEST_ENTRY(test_rule_sets_across_snapshots), TEST_ENTRY(test_with_endpoints), TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_listener_acl), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
+/* Two versions of an object that differ only in status and resourceVersion
+ * are the same to translation; anything else, on either side, is not. */
+static void test_equal_but_status(void)
+{
+    static const char *const pairs[][3] = {
+        /* a, b, equal */
+        {"{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"},\"spec\":{\"x\":1}}",
+         "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"2\"},\"spec\":{\"x\":1},\"status\":{\"y\":2}}", "1"},
+        {"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"x\":1},\"status\":{}}",
+         "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"x\":2},\"status\":{}}", ""},
+        {"{\"metadata\":{\"name\":\"a\"},\"spec\":{}}", "{\"metadata\":{\"name\":\"a\"},\"spec\":{},\"extra\":1}",
+         ""},
+        {"{\"metadata\":{\"name\":\"a\"},\"status\":{}}", "{\"metadata\":{\"name\":\"a\"},\"spec\":{}}", ""},
+        {"{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}",
+         "{\"metadata\":{\"name\":\"a\",\"labels\":{\"l\":\"1\"}}}", ""},
+        {"{\"metadata\":{\"name\":\"a\"}}", "{\"metadata\":\"a\"}", ""},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        json_t *a = json_loads(pairs[i][0], 0, NULL), *b = json_loads(pairs[i][1], 0, NULL);
+        CHECK(a && b);
+        bool want = pairs[i][2][0] != '\0';
+        CHECK(alb_object_equal_but_status(a, b) == want);
+        CHECK(alb_object_equal_but_status(b, a) == want);
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
+TEST_MAIN(TEST_ENTRY(test_equal_but_status), TEST_ENTRY(test_rule_sets_across_snapshots), TEST_ENTRY(test_with_endpoints), TEST_ENTRY(test_valid), TEST_ENTRY(test_bug_non_string_host_crashed_free), TEST_ENTRY(test_listener_acl), TEST_ENTRY(test_errors_name_the_json_path), TEST_ENTRY(test_rule_errors),
           TEST_ENTRY(test_backend_specs))
