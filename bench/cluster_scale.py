@@ -116,7 +116,8 @@ def main():
             ing = api.get("networking.k8s.io", "v1", "ingresses", "ing8")
             ing["metadata"].setdefault("labels", {})["touched"] = "1"
             s.update(("networking.k8s.io", "v1", "ingresses"), "default", "ing8", ing)
-            wait_until(lambda: metric(admin, names[0]) > before[0], 30)
+            # the save is counted before its rename, its write time after: wait for both
+            wait_until(lambda: metric(admin, names[0]) > before[0] and metric(admin, names[2]) > before[2], 30)
             after = [metric(admin, n) for n in names]
             print(f"  saved state: {metric(admin, 'alb_state_bytes') / 2**20:.1f} MiB; {before[0]:.0f} saves until "
                   f"then, {before[1] * 1000:.0f} ms encoding in all (the first encodes everything); after one "
