@@ -9,8 +9,8 @@
 
 void alb_watch_prepare(json_t *o, const char *kind, const char *api_version)
 {
-    if (!json_object_get(o, "kind"))
-        json_object_set_new(o, "kind", json_string(kind));
+    if (!json_is_string(json_object_get(o, "kind")))
+        json_object_set_new(o, "kind", json_string(kind)); /* a list's items are of its kind */
     if (!json_object_get(o, "apiVersion"))
         json_object_set_new(o, "apiVersion", json_string(api_version));
     json_t *md = json_object_get(o, "metadata");
@@ -63,9 +63,10 @@ enum alb_watch_outcome alb_watch_decode(json_t *versions, const char *kind, cons
         snprintf(rv, rv_len, "%s", v);
     if (!strcmp(type, "BOOKMARK"))
         return ALB_WATCH_GO_ON;
-    const char *okind = json_string_value(json_object_get(o, "kind"));
-    if ((okind && strcmp(okind, kind)) || !alb_watch_key(o, change->key, sizeof(change->key)))
-        return ALB_WATCH_GO_ON; /* not an object of this kind: nothing to keep */
+    json_t *okind = json_object_get(o, "kind");
+    if ((okind && (!json_is_string(okind) || strcmp(json_string_value(okind), kind))) ||
+        !alb_watch_key(o, change->key, sizeof(change->key)))
+        return ALB_WATCH_GO_ON; /* not an object of this kind (a kind that is no string is none): nothing to keep */
     const char *known = json_string_value(json_object_get(versions, change->key));
     if (deleted) {
         if (!known)

@@ -31,8 +31,9 @@ struct alb_watch_change {
     json_t *object; /* one reference, owned by the change; NULL: deleted */
 };
 
-/* alb_watch_prepare() : <o> as a store keeps it: its kind and apiVersion
- * set when missing (list items come without); managedFields and kubectl's
+/* alb_watch_prepare() : <o> as a store keeps it: its kind set when
+ * missing or not a string, its apiVersion when missing (list items come
+ * without); managedFields and kubectl's
  * last-applied-configuration annotation dropped (each can be as large as
  * the object, and nothing here reads them). */
 void alb_watch_prepare(json_t *o, const char *kind, const char *api_version);

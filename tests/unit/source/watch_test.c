@@ -76,6 +76,18 @@ static void test_decode(void)
     CHECK_EQ_INT(decode(versions, "{\"type\":\"ERROR\",\"object\":{\"code\":500}}", rv, &c), ALB_WATCH_FAILED);
     CHECK_EQ_INT(decode(versions, "{\"type\":\"PATCHED\",\"object\":" ING("9", "y", "") "}", rv, &c),
                  ALB_WATCH_FAILED);
+    /* a kind that is no string is no kind of ours (the fuzzer's find) */
+    CHECK_EQ_INT(decode(versions,
+                        "{\"type\":\"ADDED\",\"object\":{\"kind\":{},\"metadata\":{\"name\":\"b\","
+                        "\"namespace\":\"d\",\"resourceVersion\":\"9\"}}}",
+                        rv, &c),
+                 ALB_WATCH_GO_ON);
+    CHECK(!json_object_get(versions, "d/b"));
+    /* a list's item is of the list's kind, whatever it says */
+    json_t *item = obj("{\"kind\":5,\"metadata\":{\"name\":\"i\"}}");
+    alb_watch_prepare(item, "Ingress", "networking.k8s.io/v1");
+    CHECK(!strcmp(json_string_value(json_object_get(item, "kind")), "Ingress"));
+    json_decref(item);
     /* another kind's object is not ours to delete */
     CHECK_EQ_INT(decode(versions,
                         "{\"type\":\"DELETED\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"name\":\"a\","
